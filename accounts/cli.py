@@ -1,0 +1,87 @@
+"""``ctidesk user ...``: manage desk users from the shell.
+
+The password is read from stdin only (``--password-stdin``), never from an
+argument, so it stays out of shell history and ``ps``.
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from accounts import service
+from accounts.security import ROLES
+
+
+async def _with_db(fn):
+    from ctidesk.db import make_engine, make_sessionmaker
+    from ctidesk.settings import load_settings
+
+    settings = load_settings()
+    if not settings.database_url:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            return await fn(db)
+    finally:
+        await engine.dispose()
+
+
+def _run(fn):
+    try:
+        return asyncio.run(_with_db(fn))
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(
+            f"database error ({exc.orig}); has the database been migrated?") from None
+
+
+@click.group("user")
+def user_group() -> None:
+    """Manage desk users."""
+
+
+@user_group.command("add")
+@click.argument("username")
+# Validated by the service rather than click.Choice: every bad input exits 1.
+@click.option("--role", required=True, metavar="|".join(ROLES))
+@click.option("--password-stdin", "password_stdin", is_flag=True,
+              help="Read the password from the first line of stdin (required).")
+@click.option("--extension", default=None, help="Phone extension, 2-6 digits.")
+@click.option("--queues", default="", help="Comma-separated queue names.")
+@click.option("--display-name", "display_name", default=None)
+def add_user(username: str, role: str, password_stdin: bool, extension: str | None,
+             queues: str, display_name: str | None) -> None:
+    """Create USERNAME with ROLE."""
+    if not password_stdin:
+        raise click.ClickException("give the password on stdin with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+
+    async def create(db):
+        user = await service.create_user(
+            db=db, username=username, password=password, role=role, extension=extension,
+            queues=queues, display_name=display_name)
+        await service.audit(db=db, actor="cli", action="user.create", target=user.username,
+                            detail={"role": role, "extension": extension,
+                                    "queues": user.queue_list})
+        await db.commit()
+        return user
+
+    try:
+        user = _run(create)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created user {user.username} ({user.role})")
+
+
+@user_group.command("list")
+def list_users() -> None:
+    """List users: name, role, extension, queues, state."""
+    async def fetch(db):
+        return await service.list_users(db=db)
+
+    for u in _run(fetch):
+        click.echo("\t".join([u.username, u.role, u.extension or "-", u.queues or "-",
+                              "active" if u.active else "inactive", u.display_name]))

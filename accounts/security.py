@@ -1,0 +1,177 @@
+"""Passwords, tokens, and the FastAPI dependencies that guard every endpoint.
+
+Tokens are stateless HS256 JWTs, but not blindly trusted: every request loads
+the user again, so a deactivated or deleted user is out at once, the role
+checked is the one in the database (a demotion applies immediately), and the
+``ver`` claim ties the token to the password it was issued under, so changing
+a password invalidates every token issued before.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Iterable
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from fastapi import Depends, HTTPException, Request, WebSocket
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.websockets import WebSocketState
+
+from accounts.models import User
+from ctidesk.deps import get_db
+from ctidesk.settings import Settings
+
+ROLES = ("agent", "expert", "supervisor", "admin")
+TOKEN_COOKIE = "ctidesk_token"
+WS_UNAUTHENTICATED = 4401
+WS_FORBIDDEN = 4403
+_ALGORITHM = "HS256"
+
+_hasher = PasswordHasher()  # argon2id with the library's current defaults
+
+
+class TokenError(Exception):
+    """The token is missing, malformed, badly signed or expired (message says which)."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False
+
+
+def credential_version(settings: Settings, user: User) -> str:
+    """Changes whenever the user's password hash changes (the ``ver`` claim).
+
+    Derived with the signing key rather than stored, so it needs no column and
+    reveals nothing about the hash.
+    """
+    msg = f"{user.id}:{user.password_hash}".encode()
+    return hmac.new(_key(settings), msg, hashlib.sha256).hexdigest()[:16]
+
+
+def issue_token(settings: Settings, user: User) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": user.username,
+        "role": user.role,
+        "ver": credential_version(settings, user),
+        "iat": now,
+        "exp": now + int(settings.token_ttl_s),
+    }
+    return jwt.encode(claims, _key(settings), algorithm=_ALGORITHM)
+
+
+def decode_token(settings: Settings, token: str) -> dict:
+    """Verified claims of ``token``; raises :class:`TokenError` otherwise."""
+    if not token:
+        raise TokenError("missing token")
+    try:
+        return jwt.decode(token, _key(settings), algorithms=[_ALGORITHM],
+                          options={"require": ["sub", "role", "ver", "exp"]})
+    except jwt.ExpiredSignatureError:
+        raise TokenError("token expired") from None
+    except jwt.InvalidTokenError as exc:
+        raise TokenError(f"invalid token ({exc})") from None
+
+
+def _key(settings: Settings) -> bytes:
+    if not settings.secret_key:
+        # load_settings() always fills it; an empty key would sign forgeable tokens.
+        raise RuntimeError("settings.secret_key is empty: refusing to sign or verify tokens")
+    return settings.secret_key.encode()
+
+
+async def user_from_token(*, db: AsyncSession, settings: Settings, token: str) -> User:
+    """The active user ``token`` speaks for; raises :class:`TokenError`."""
+    claims = decode_token(settings, token)
+    user = (await db.execute(select(User).where(User.username == claims["sub"]))).scalar_one_or_none()
+    if user is None or not user.active:
+        raise TokenError("unknown or inactive user")
+    if not hmac.compare_digest(str(claims["ver"]), credential_version(settings, user)):
+        raise TokenError("token revoked (password changed)")
+    return user
+
+
+def role_allowed(role: str, roles: Iterable[str]) -> bool:
+    """Admin passes every check; an empty ``roles`` means any authenticated user."""
+    roles = tuple(roles)
+    return role == "admin" or not roles or role in roles
+
+
+def _unauthorized(reason: str) -> HTTPException:
+    return HTTPException(401, detail=f"not authenticated: {reason}",
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_user(request: Request, db: AsyncSession = Depends(get_db)) -> User:
+    """The authenticated user behind ``Authorization: Bearer``, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("missing bearer token")
+    settings = request.app.state.container.settings
+    try:
+        user = await user_from_token(db=db, settings=settings, token=token.strip())
+    except TokenError as exc:
+        raise _unauthorized(str(exc)) from None
+    request.state.user = user
+    return user
+
+
+def require_roles(*roles: str):
+    """Dependency factory: the current user if their role is allowed, else 403."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}")
+
+    async def _require(user: User = Depends(current_user)) -> User:
+        if not role_allowed(user.role, roles):
+            raise HTTPException(403, detail=f"role {user.role!r} may not do this")
+        return user
+
+    return _require
+
+
+async def authenticate_websocket(websocket: WebSocket, roles: Iterable[str] = ()) -> User | None:
+    """Authenticate a websocket from ``?token=`` or the ``ctidesk_token`` cookie.
+
+    On failure the socket is accepted and closed at once with 4401
+    (unauthenticated) or 4403 (forbidden role), because a close before accept
+    reaches the browser as a bare handshake failure without the code; the
+    caller just returns on None. On success the socket is left unaccepted.
+    """
+    token = websocket.query_params.get("token") or websocket.cookies.get(TOKEN_COOKIE) or ""
+    container = websocket.app.state.container
+    try:
+        async with container.sessionmaker() as db:
+            user = await user_from_token(db=db, settings=container.settings, token=token)
+    except TokenError:
+        await _close(websocket, WS_UNAUTHENTICATED)
+        return None
+    if not role_allowed(user.role, roles):
+        await _close(websocket, WS_FORBIDDEN)
+        return None
+    return user
+
+
+async def _close(websocket: WebSocket, code: int) -> None:
+    if websocket.client_state == WebSocketState.CONNECTING:
+        await websocket.accept()
+    await websocket.close(code=code)

@@ -1,0 +1,158 @@
+"""Desk pages, the agent websocket and queue login/logout (thin layer)."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.security import ROLES, authenticate_websocket, current_user
+from accounts.service import audit
+from agent_desk.hub import Connection
+from agent_desk.state import agent_state
+from cti.bridge import AMIError
+from cti.protocol import AMIConnectionLost
+from ctidesk.deps import get_container, get_db
+from ctidesk.runtime import refresh_directory
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+STATIC = Path(__file__).parent / "static"
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC / name, media_type="text/html")
+
+
+@router.get("/", include_in_schema=False)
+async def root():
+    return RedirectResponse("/desk")
+
+
+@router.get("/login", include_in_schema=False)
+async def login_page():
+    return _page("login.html")
+
+
+@router.get("/desk", include_in_schema=False)
+async def desk_page():
+    return _page("desk.html")
+
+
+@router.get("/static/{name}", include_in_schema=False)
+async def static(name: str):
+    """Static assets by bare file name: no path from a request reaches the disk unchecked."""
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise HTTPException(404)
+    path = STATIC / name
+    if not path.is_file():
+        raise HTTPException(404)
+    return FileResponse(path)
+
+
+def _agent_info(container, user):
+    info = container.services["directory"].by_username.get(user.username)
+    if info is None:
+        raise HTTPException(409, f"user {user.username!r} has no phone extension; an admin must set one")
+    return info
+
+
+async def _queue_action(container, action: dict, ok_messages: tuple[str, ...]) -> None:
+    bridge = container.bridge
+    if bridge is None or not bridge.connected:
+        raise HTTPException(503, "the phone system (AMI) is not connected; try again shortly")
+    try:
+        await bridge.action(action, timeout=5)
+    except AMIError as exc:
+        if not any(m in str(exc).lower() for m in ok_messages):
+            raise HTTPException(502, f"Asterisk refused {action['Action']}: {exc}") from None
+    except (AMIConnectionLost, asyncio.TimeoutError) as exc:
+        raise HTTPException(503, f"{action['Action']} not confirmed by Asterisk: {exc or 'timeout'}") from None
+
+
+@router.post("/api/v1/agent/login")
+async def agent_login(request: Request, user=Depends(current_user), container=Depends(get_container),
+                      db: AsyncSession = Depends(get_db)):
+    """Add the agent's phone to each of their queues (idempotent)."""
+    await refresh_directory(container)  # users are added by `ctidesk user add`, another process
+    info = _agent_info(container, user)
+    for queue in info.queues:
+        await _queue_action(container, {"Action": "QueueAdd", "Queue": queue, "Interface": info.interface,
+                                        "MemberName": info.username, "StateInterface": info.state_interface,
+                                        "Penalty": "0"}, ("already there",))
+    await audit(db=db, actor=user.username, action="agent.queue_login", target=",".join(info.queues),
+                ip=request.client.host if request.client else None)
+    await db.commit()
+    return {"queues": list(info.queues), **_state(container, info)}
+
+
+@router.post("/api/v1/agent/logout")
+async def agent_logout(request: Request, user=Depends(current_user), container=Depends(get_container),
+                       db: AsyncSession = Depends(get_db)):
+    info = _agent_info(container, user)
+    for queue in info.queues:
+        await _queue_action(container, {"Action": "QueueRemove", "Queue": queue, "Interface": info.interface},
+                            ("not there", "no such queue"))
+    await audit(db=db, actor=user.username, action="agent.queue_logout", target=",".join(info.queues),
+                ip=request.client.host if request.client else None)
+    await db.commit()
+    return {"queues": [], **_state(container, info)}
+
+
+@router.get("/api/v1/agent/state")
+async def get_agent_state(user=Depends(current_user), container=Depends(get_container)):
+    return _state(container, _agent_info(container, user))
+
+
+def _state(container, info) -> dict:
+    s = agent_state(container.bridge.model if container.bridge else None, info)
+    s.pop("type")
+    return {"state": s["state"], "member_of": s["queues"], "paused_reason": s["paused_reason"]}
+
+
+@router.websocket("/ws/agent")
+async def agent_socket(websocket: WebSocket):
+    container = websocket.app.state.container
+    user = await authenticate_websocket(websocket, ROLES)
+    if user is None:
+        return
+    await websocket.accept()
+    conn = Connection(user.username, user.role)
+    container.hub.add(conn)
+    info = container.services["directory"].by_username.get(user.username)
+    if info is None and user.extension:
+        await refresh_directory(container)
+        info = container.services["directory"].by_username.get(user.username)
+    model = container.bridge.model if container.bridge else None
+    hello = {"type": "hello", "user": {"username": user.username, "display_name": user.display_name,
+                                       "role": user.role, "extension": user.extension,
+                                       "queues": user.queue_list},
+             "agent_state": agent_state(model, info) if info else None}
+    conn.push_json(hello)
+    writer = asyncio.create_task(_writer(websocket, conn))
+    try:
+        while True:
+            text = await websocket.receive_text()
+            if text == "ping":
+                conn.push_json({"type": "pong"})
+    except WebSocketDisconnect:
+        pass
+    finally:
+        container.hub.remove(conn)
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+
+
+async def _writer(websocket: WebSocket, conn: Connection) -> None:
+    while True:
+        text = await conn.outbox.get()
+        if text is None:
+            log.warning("desk socket of %s fell behind; closing it so it reconnects fresh", conn.username)
+            await websocket.close(code=4008, reason="too slow")
+            return
+        await websocket.send_text(text)

@@ -1,0 +1,70 @@
+"""Agent websocket hub: who is connected, and a non-blocking send to them.
+
+Each connection has its own bounded outbox drained by its own task, so a slow
+browser never blocks the bridge or the other agents. A connection whose outbox
+overflows is closed (the desk reconnects and gets its state afresh) rather than
+silently losing a screen pop.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+
+log = logging.getLogger(__name__)
+
+OUTBOX_LIMIT = 256
+
+
+class Connection:
+    def __init__(self, username: str, role: str) -> None:
+        self.username = username
+        self.role = role
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue(OUTBOX_LIMIT)
+        self.overflowed = False
+
+    def push_json(self, message: dict) -> bool:
+        return self.push(json.dumps(message, ensure_ascii=False, default=str))
+
+    def push(self, text: str) -> bool:
+        try:
+            self.outbox.put_nowait(text)
+            return True
+        except asyncio.QueueFull:
+            # Make room for the sentinel that tells the writer to close.
+            self.overflowed = True
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.outbox.get_nowait()
+            self.outbox.put_nowait(None)
+            return False
+
+
+class AgentHub:
+    def __init__(self) -> None:
+        self._by_user: dict[str, set[Connection]] = defaultdict(set)
+
+    def add(self, conn: Connection) -> None:
+        self._by_user[conn.username].add(conn)
+
+    def remove(self, conn: Connection) -> None:
+        conns = self._by_user.get(conn.username)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self._by_user[conn.username]
+
+    def is_connected(self, username: str) -> bool:
+        return bool(self._by_user.get(username))
+
+    def connected_users(self) -> list[str]:
+        return list(self._by_user)
+
+    def send(self, username: str, message: dict) -> int:
+        """Queue ``message`` for every socket of ``username``; returns how many."""
+        conns = self._by_user.get(username)
+        if not conns:
+            return 0
+        text = json.dumps(message, ensure_ascii=False, default=str)
+        return sum(1 for c in list(conns) if c.push(text))

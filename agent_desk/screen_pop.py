@@ -1,0 +1,114 @@
+"""Screen pop: on ``call_ringing``, tell the ringing agent who is calling.
+
+Ring-all: every agent whose phone rings gets their own ``screen_pop``; nobody
+else does (the message goes only to the sockets of the username behind the
+ringing device). The pop carries the call (number, name, queue, IVR choices,
+waiting time), the matched customer's card or a provisional record, their
+last calls and open tickets. Agents who got a pop for a call also hear when
+it is answered (by them or someone else) and when it ends.
+
+Latency matters (the pop must beat the agent picking up): the subscriber only
+starts a task; the task awaits the per-call caller resolution shared with the
+call writer and runs two indexed queries.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sqlalchemy import select
+
+from cti import events as ev
+from cti import service as calls
+from tickets.models import OPEN_STATES, Ticket
+
+log = logging.getLogger(__name__)
+
+
+class ScreenPop:
+    def __init__(self, *, container, resolver, directory) -> None:
+        self.c = container
+        self.resolver = resolver
+        self.directory = directory
+        self.popped: dict[str, set[str]] = {}  # call_id -> usernames that got a pop
+        self.sent = 0
+        self._tasks: set[asyncio.Task] = set()
+
+    def __call__(self, event) -> None:
+        t = event.type
+        if t == "call_ringing":
+            username = self.directory.username_for(event.agent, event.interface)
+            if username is None:
+                log.info("call %s rings %s (%s): no ctidesk user behind that phone",
+                         event.call_id, event.interface, event.agent)
+                return
+            self.popped.setdefault(event.call_id, set()).add(username)
+            bridge = self.c.bridge
+            read_at = getattr(bridge.protocol, "read_at", None) if bridge and bridge.protocol else None
+            task = asyncio.create_task(self._pop(event, username, read_at))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif t == "call_answered":
+            for username in self.popped.get(event.call_id, ()):
+                self.c.hub.send(username, {"type": "call_answered", "call_id": event.call_id,
+                                           "agent": self.directory.username_for(event.agent, event.interface)
+                                           or event.agent})
+        elif t == "call_ended":
+            for username in self.popped.pop(event.call_id, ()):
+                self.c.hub.send(username, {"type": "call_ended", "call_id": event.call_id,
+                                           "outcome": event.outcome})
+            self.resolver.forget(event.call_id)
+
+    async def _pop(self, event: ev.CallRinging, username: str, read_at: float | None) -> None:
+        try:
+            message = await self.build(event)
+            message["timing"] = {"ami_read_at": read_at, "sent_at": time.time()}
+            if self.c.hub.send(username, message):
+                self.sent += 1
+        except Exception:
+            log.exception("screen pop for call %s to %s failed", event.call_id, username)
+
+    async def build(self, event: ev.CallRinging) -> dict:
+        resolution = await self.resolver.resolve(event.call_id, event.caller_number, event.caller_name)
+        live = self.c.bridge.model.calls.get(event.call_id) if self.c.bridge else None
+        now = time.time()
+        waiting_s = None
+        ivr_path: list = []
+        if live is not None:
+            start = live.enqueued_at or live.created_at
+            waiting_s = round(max(0.0, now - start), 1)
+            ivr_path = list(live.ivr_path)
+        settings = self.c.settings
+        async with self.c.sessionmaker() as db:
+            history = await calls.history(db=db, customer_id=resolution.customer_id,
+                                          numbers=resolution.numbers, exclude_call_id=event.call_id,
+                                          limit=settings.history_limit)
+            tickets = []
+            if resolution.customer_id is not None:
+                tickets = list((await db.execute(
+                    select(Ticket).where(Ticket.customer_id == resolution.customer_id,
+                                         Ticket.state.in_(OPEN_STATES))
+                    .order_by(Ticket.created_at.desc()).limit(20))).scalars())
+        normalized = resolution.numbers[0] if resolution.numbers else None
+        return {
+            "type": "screen_pop",
+            "call": {
+                "id": event.call_id, "caller_number": event.caller_number,
+                "caller_number_normalized": normalized, "caller_name": event.caller_name,
+                "called_number": event.called_number, "queue": event.queue, "ivr_path": ivr_path,
+                "waiting_s": waiting_s, "ringing_at": event.at,
+            },
+            "customer": resolution.customer,
+            "provisional_customer": resolution.provisional_customer,
+            "history": [_history_row(c) for c in history],
+            "open_tickets": [{"id": t.id, "type": t.type, "state": t.state, "description": t.description,
+                              "created_at": t.created_at.isoformat()} for t in tickets],
+        }
+
+
+def _history_row(c) -> dict:
+    d = calls.call_dict(c)
+    return {k: d[k] for k in ("id", "started_at", "direction", "queue", "agent", "outcome",
+                              "duration_s", "caller_number")}
+

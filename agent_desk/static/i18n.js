@@ -1,0 +1,447 @@
+// Internationalisation for the agent console: one dictionary, two languages.
+//
+// Every label on both pages comes from DICT below. Static markup names its
+// label with data-i18n="key" (textContent), data-i18n-placeholder,
+// data-i18n-title or data-i18n-aria-label; applyTranslations() fills them in.
+// Dynamic parts call t(key, params) while they build the DOM.
+//
+// Nothing here ever writes HTML: params are substituted into plain strings
+// which callers put into textContent.
+
+export const LANG_STORAGE_KEY = 'ctidesk_lang';
+
+export const LANGS = [
+  { code: 'en', label: 'English' },
+  { code: 'zh-CN', label: '中文' },
+];
+
+export const DICT = {
+  en: {
+    'app.name': 'CTI Desk',
+    'lang.label': 'Language',
+
+    'login.page_title': 'Sign in — CTI Desk',
+    'login.title': 'Agent sign in',
+    'login.subtitle': 'Use your call-center account.',
+    'login.username': 'Username',
+    'login.password': 'Password',
+    'login.submit': 'Sign in',
+    'login.submitting': 'Signing in…',
+    'login.error.missing': 'Enter your username and password.',
+    'login.error.credentials': 'Wrong username or password.',
+    'login.error.rate_limited': 'Too many sign-in attempts. Wait a moment and try again.',
+    'login.error.server': 'The server could not sign you in (error {status}).',
+    'login.error.network': 'Cannot reach the server. Check your connection.',
+    'login.footer': 'Calls, customers and tickets in one place.',
+
+    'desk.page_title': 'Agent desk — CTI Desk',
+    'desk.page_title_ringing': '☎ {caller} — CTI Desk',
+    'header.extension': 'Ext. {ext}',
+    'header.no_extension': 'No extension',
+    'header.queues': 'Queues',
+    'header.no_queues': 'none',
+
+    'state.logged_out': 'Logged out',
+    'state.available': 'Available',
+    'state.ringing': 'Ringing',
+    'state.on_call': 'On call',
+    'state.paused': 'Paused',
+    'state.paused_reason': 'Paused: {reason}',
+
+    'ws.connecting': 'Connecting…',
+    'ws.connected': 'Connected',
+    'ws.reconnecting': 'Reconnecting…',
+
+    'queue.login': 'Log in to queues',
+    'queue.logout': 'Log out of queues',
+    'signout': 'Sign out',
+
+    'error.request': 'Request failed (error {status}).',
+    'error.network': 'Cannot reach the server.',
+    'error.dismiss': 'Dismiss message',
+
+    'idle.title': 'Waiting for calls',
+    'idle.hint': 'Incoming calls appear here automatically, with the caller’s record and history.',
+    'idle.hint_logged_out': 'You are not logged in to any queue. Use “Log in to queues” to start taking calls.',
+
+    'pop.status.ringing': 'Incoming call',
+    'pop.status.answered': 'Connected',
+    'pop.status.answered_other': 'Answered by another agent',
+    'pop.status.answered_other_named': 'Answered by another agent ({agent})',
+    'pop.status.ended': 'Call ended',
+    'pop.status.ended_outcome': 'Call ended — {outcome}',
+    'pop.unknown_name': 'Unknown caller',
+    'pop.withheld': 'Number withheld',
+    'pop.normalized': 'Normalized: {number}',
+    'pop.queue': 'Queue',
+    'pop.no_queue': 'Direct',
+    'pop.waiting': 'Waiting',
+    'pop.called': 'Dialled number',
+    'pop.ringing_at': 'Ringing since',
+    'pop.ivr': 'IVR choices',
+    'pop.ivr_none': 'The caller did not go through an IVR menu.',
+    'pop.ivr_step': '{node}: {digits}',
+    'pop.ivr_no_digits': '{node}',
+    'pop.dismiss': 'Dismiss',
+
+    'pop.customer': 'Customer',
+    'pop.provisional_notice': 'Unknown caller — provisional record #{id} created',
+    'pop.provisional_hint': 'Confirm the caller’s details and complete the record during the call.',
+    'pop.no_customer': 'Unknown caller — no customer record',
+    'pop.provisional_badge': 'Provisional',
+    'customer.unnamed': 'Unnamed customer',
+    'customer.id': 'Record',
+    'customer.kind': 'Type',
+    'customer.phones': 'Phone numbers',
+    'customer.no_phones': 'No phone numbers',
+    'customer.notes': 'Notes',
+    'customer.no_notes': 'No notes',
+    'customer.created': 'Created',
+    'customer.kind.person': 'Individual',
+    'customer.kind.individual': 'Individual',
+    'customer.kind.company': 'Company',
+    'customer.kind.business': 'Business',
+    'customer.kind.unknown': 'Unknown',
+    'phone.kind.mobile': 'Mobile',
+    'phone.kind.landline': 'Landline',
+    'phone.kind.fixed': 'Landline',
+    'phone.kind.work': 'Work',
+    'phone.kind.home': 'Home',
+    'phone.kind.fax': 'Fax',
+    'phone.kind.other': 'Other',
+
+    'pop.history': 'Call history',
+    'pop.history_count': '{n} calls',
+    'history.when': 'Date',
+    'history.direction': 'Direction',
+    'history.queue': 'Queue',
+    'history.agent': 'Agent',
+    'history.outcome': 'Outcome',
+    'history.duration': 'Duration',
+    'history.empty': 'No previous calls from this number.',
+    'direction.inbound': 'Inbound',
+    'direction.outbound': 'Outbound',
+    'direction.internal': 'Internal',
+    'outcome.answered': 'Answered',
+    'outcome.completed': 'Completed',
+    'outcome.abandoned': 'Abandoned',
+    'outcome.missed': 'Missed',
+    'outcome.no_answer': 'No answer',
+    'outcome.busy': 'Busy',
+    'outcome.failed': 'Failed',
+    'outcome.timeout': 'Timed out',
+    'outcome.voicemail': 'Voicemail',
+    'outcome.transferred': 'Transferred',
+    'outcome.callback': 'Callback requested',
+    'outcome.ivr_hangup': 'Hung up in IVR',
+    'outcome.hangup': 'Hung up',
+
+    'pop.tickets': 'Open tickets',
+    'pop.tickets_count': '{n} open',
+    'tickets.empty': 'No open tickets.',
+    'ticket.created': 'Opened {when}',
+    'ticket.type.complaint': 'Complaint',
+    'ticket.type.repair': 'Repair',
+    'ticket.type.inquiry': 'Inquiry',
+    'ticket.type.question': 'Question',
+    'ticket.type.callback': 'Callback',
+    'ticket.type.incident': 'Incident',
+    'ticket.type.request': 'Request',
+    'ticket.type.billing': 'Billing',
+    'ticket.state.new': 'New',
+    'ticket.state.open': 'Open',
+    'ticket.state.in_progress': 'In progress',
+    'ticket.state.pending': 'Pending',
+    'ticket.state.waiting': 'Waiting',
+    'ticket.state.assigned': 'Assigned',
+    'ticket.state.resolved': 'Resolved',
+    'ticket.state.closed': 'Closed',
+
+    'value.none': '—',
+  },
+
+  'zh-CN': {
+    'app.name': 'CTI 坐席台',
+    'lang.label': '语言',
+
+    'login.page_title': '登录 — CTI 坐席台',
+    'login.title': '坐席登录',
+    'login.subtitle': '请使用您的呼叫中心账号登录。',
+    'login.username': '用户名',
+    'login.password': '密码',
+    'login.submit': '登录',
+    'login.submitting': '正在登录…',
+    'login.error.missing': '请输入用户名和密码。',
+    'login.error.credentials': '用户名或密码错误。',
+    'login.error.rate_limited': '登录尝试过于频繁，请稍后再试。',
+    'login.error.server': '服务器无法完成登录（错误 {status}）。',
+    'login.error.network': '无法连接服务器，请检查网络。',
+    'login.footer': '来电、客户与工单，一屏处理。',
+
+    'desk.page_title': '坐席工作台 — CTI 坐席台',
+    'desk.page_title_ringing': '☎ {caller} — CTI 坐席台',
+    'header.extension': '分机 {ext}',
+    'header.no_extension': '无分机',
+    'header.queues': '队列',
+    'header.no_queues': '无',
+
+    'state.logged_out': '未签入',
+    'state.available': '空闲',
+    'state.ringing': '振铃中',
+    'state.on_call': '通话中',
+    'state.paused': '暂停',
+    'state.paused_reason': '暂停：{reason}',
+
+    'ws.connecting': '正在连接…',
+    'ws.connected': '已连接',
+    'ws.reconnecting': '正在重新连接…',
+
+    'queue.login': '签入队列',
+    'queue.logout': '签出队列',
+    'signout': '退出登录',
+
+    'error.request': '请求失败（错误 {status}）。',
+    'error.network': '无法连接服务器。',
+    'error.dismiss': '关闭提示',
+
+    'idle.title': '等待来电',
+    'idle.hint': '来电时将自动弹出来电者的客户资料与历史记录。',
+    'idle.hint_logged_out': '您尚未签入任何队列。点击“签入队列”开始接听来电。',
+
+    'pop.status.ringing': '来电振铃',
+    'pop.status.answered': '已接通',
+    'pop.status.answered_other': '已由其他坐席接听',
+    'pop.status.answered_other_named': '已由其他坐席接听（{agent}）',
+    'pop.status.ended': '通话已结束',
+    'pop.status.ended_outcome': '通话已结束 — {outcome}',
+    'pop.unknown_name': '未知来电者',
+    'pop.withheld': '号码未显示',
+    'pop.normalized': '标准号码：{number}',
+    'pop.queue': '队列',
+    'pop.no_queue': '直拨',
+    'pop.waiting': '等待时长',
+    'pop.called': '呼入号码',
+    'pop.ringing_at': '振铃时间',
+    'pop.ivr': '语音导航选择',
+    'pop.ivr_none': '来电未经过语音导航菜单。',
+    'pop.ivr_step': '{node}：{digits}',
+    'pop.ivr_no_digits': '{node}',
+    'pop.dismiss': '关闭',
+
+    'pop.customer': '客户资料',
+    'pop.provisional_notice': '未知来电者 — 已创建临时客户记录 #{id}',
+    'pop.provisional_hint': '请在通话中核实来电者信息并完善客户记录。',
+    'pop.no_customer': '未知来电者 — 无客户记录',
+    'pop.provisional_badge': '临时',
+    'customer.unnamed': '未命名客户',
+    'customer.id': '记录编号',
+    'customer.kind': '类型',
+    'customer.phones': '电话号码',
+    'customer.no_phones': '无电话号码',
+    'customer.notes': '备注',
+    'customer.no_notes': '无备注',
+    'customer.created': '建档时间',
+    'customer.kind.person': '个人',
+    'customer.kind.individual': '个人',
+    'customer.kind.company': '企业',
+    'customer.kind.business': '企业',
+    'customer.kind.unknown': '未知',
+    'phone.kind.mobile': '手机',
+    'phone.kind.landline': '固话',
+    'phone.kind.fixed': '固话',
+    'phone.kind.work': '工作',
+    'phone.kind.home': '住宅',
+    'phone.kind.fax': '传真',
+    'phone.kind.other': '其他',
+
+    'pop.history': '通话历史',
+    'pop.history_count': '{n} 次通话',
+    'history.when': '时间',
+    'history.direction': '方向',
+    'history.queue': '队列',
+    'history.agent': '坐席',
+    'history.outcome': '结果',
+    'history.duration': '时长',
+    'history.empty': '该号码无历史通话。',
+    'direction.inbound': '呼入',
+    'direction.outbound': '呼出',
+    'direction.internal': '内部',
+    'outcome.answered': '已接听',
+    'outcome.completed': '已完成',
+    'outcome.abandoned': '放弃',
+    'outcome.missed': '未接',
+    'outcome.no_answer': '无人接听',
+    'outcome.busy': '忙线',
+    'outcome.failed': '失败',
+    'outcome.timeout': '超时',
+    'outcome.voicemail': '语音留言',
+    'outcome.transferred': '已转接',
+    'outcome.callback': '请求回电',
+    'outcome.ivr_hangup': '导航中挂断',
+    'outcome.hangup': '已挂断',
+
+    'pop.tickets': '未结工单',
+    'pop.tickets_count': '{n} 个未结',
+    'tickets.empty': '无未结工单。',
+    'ticket.created': '创建于 {when}',
+    'ticket.type.complaint': '投诉',
+    'ticket.type.repair': '报修',
+    'ticket.type.inquiry': '咨询',
+    'ticket.type.question': '咨询',
+    'ticket.type.callback': '回电',
+    'ticket.type.incident': '故障',
+    'ticket.type.request': '需求',
+    'ticket.type.billing': '账务',
+    'ticket.state.new': '新建',
+    'ticket.state.open': '待处理',
+    'ticket.state.in_progress': '处理中',
+    'ticket.state.pending': '挂起',
+    'ticket.state.waiting': '等待中',
+    'ticket.state.assigned': '已分派',
+    'ticket.state.resolved': '已解决',
+    'ticket.state.closed': '已关闭',
+
+    'value.none': '—',
+  },
+};
+
+const listeners = new Set();
+let current = detectLang();
+
+function storedLang() {
+  try {
+    const v = window.localStorage.getItem(LANG_STORAGE_KEY);
+    return v && Object.hasOwn(DICT, v) ? v : null;
+  } catch (_e) {
+    return null; // storage disabled
+  }
+}
+
+export function detectLang() {
+  const stored = storedLang();
+  if (stored) return stored;
+  const nav = (navigator.languages && navigator.languages[0]) || navigator.language || 'en';
+  return String(nav).toLowerCase().startsWith('zh') ? 'zh-CN' : 'en';
+}
+
+export function getLang() {
+  return current;
+}
+
+/** Translate `key`, substituting {name} placeholders from `params`. */
+export function t(key, params) {
+  const table = DICT[current] || DICT.en;
+  let s = Object.hasOwn(table, key) ? table[key] : (Object.hasOwn(DICT.en, key) ? DICT.en[key] : key);
+  if (params) {
+    s = s.replace(/\{(\w+)\}/g, (m, name) => (
+      Object.hasOwn(params, name) && params[name] !== null && params[name] !== undefined
+        ? String(params[name]) : m));
+  }
+  return s;
+}
+
+/** Label for an enumerated server value (state, outcome...); the raw value if unknown. */
+export function tv(prefix, value) {
+  if (value === null || value === undefined || value === '') return t('value.none');
+  const key = `${prefix}.${value}`;
+  const table = DICT[current] || DICT.en;
+  if (Object.hasOwn(table, key) || Object.hasOwn(DICT.en, key)) return t(key);
+  return String(value).replace(/_/g, ' ');
+}
+
+export function applyTranslations(root = document) {
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) {
+    el.setAttribute('placeholder', t(el.dataset.i18nPlaceholder));
+  }
+  for (const el of root.querySelectorAll('[data-i18n-title]')) el.setAttribute('title', t(el.dataset.i18nTitle));
+  for (const el of root.querySelectorAll('[data-i18n-aria-label]')) {
+    el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
+  }
+  document.documentElement.lang = current;
+}
+
+export function setLang(lang) {
+  if (!Object.hasOwn(DICT, lang)) lang = 'en';
+  current = lang;
+  try {
+    window.localStorage.setItem(LANG_STORAGE_KEY, lang);
+  } catch (_e) { /* storage disabled: the choice lasts for this page only */ }
+  applyTranslations(document);
+  for (const select of document.querySelectorAll('select[data-lang-select]')) select.value = lang;
+  for (const cb of listeners) cb(lang);
+}
+
+export function onLangChange(cb) {
+  listeners.add(cb);
+  return () => listeners.delete(cb);
+}
+
+/** Fill a <select> with the languages and make it switch the page language. */
+export function bindLangSelect(select) {
+  select.replaceChildren();
+  for (const { code, label } of LANGS) {
+    const opt = document.createElement('option');
+    opt.value = code;
+    opt.textContent = label;
+    opt.lang = code;
+    select.appendChild(opt);
+  }
+  select.setAttribute('data-lang-select', '');
+  select.value = current;
+  select.addEventListener('change', () => setLang(select.value));
+}
+
+// ---- locale-aware formatting -------------------------------------------
+
+function toDate(value) {
+  if (value === null || value === undefined || value === '') return null;
+  const d = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export function fmtDateTime(value) {
+  const d = toDate(value);
+  if (!d) return t('value.none');
+  return new Intl.DateTimeFormat(current, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+}
+
+export function fmtDate(value) {
+  const d = toDate(value);
+  if (!d) return t('value.none');
+  return new Intl.DateTimeFormat(current, { dateStyle: 'medium' }).format(d);
+}
+
+export function fmtTime(value) {
+  const d = toDate(value);
+  if (!d) return t('value.none');
+  return new Intl.DateTimeFormat(current, { timeStyle: 'medium' }).format(d);
+}
+
+export function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined || seconds === '' || !Number.isFinite(Number(seconds))) {
+    return t('value.none');
+  }
+  let total = Math.max(0, Math.round(Number(seconds)));
+  const hours = Math.floor(total / 3600);
+  total -= hours * 3600;
+  const minutes = Math.floor(total / 60);
+  const secs = total - minutes * 60;
+  const parts = {};
+  if (hours) parts.hours = hours;
+  if (hours || minutes) parts.minutes = minutes;
+  parts.seconds = secs;
+  if (typeof Intl.DurationFormat === 'function') {
+    try {
+      return new Intl.DurationFormat(current, { style: 'short' }).format(parts);
+    } catch (_e) { /* fall through */ }
+  }
+  const unit = (u, n) => new Intl.NumberFormat(current, { style: 'unit', unit: u, unitDisplay: 'short' }).format(n);
+  const out = [];
+  if (parts.hours !== undefined) out.push(unit('hour', parts.hours));
+  if (parts.minutes !== undefined) out.push(unit('minute', parts.minutes));
+  out.push(unit('second', parts.seconds));
+  return out.join(current.startsWith('zh') ? '' : ' ');
+}
+
+document.documentElement.lang = current;

@@ -1,0 +1,141 @@
+"""Typed, immutable domain events: what the rest of ctidesk hears about calls.
+
+Clients and subscribers never see raw AMI. Each event class has a snake_case
+wire name ``<resource>_<verb>`` in ``type`` and serialises with ``to_dict``.
+``at`` is the Asterisk timestamp of the AMI event that caused it (epoch
+seconds), or the local clock when the event carries none.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+
+class DomainEvent:
+    __slots__ = ()
+    type: ClassVar[str] = ""
+
+    def to_dict(self) -> dict:
+        d = {"type": self.type, "call_id": None}  # every wire event names its call
+        for name in self._field_names():
+            d[name] = getattr(self, name)
+        return d
+
+    @classmethod
+    def _field_names(cls) -> tuple[str, ...]:
+        names = cls.__dict__.get("_names")
+        if names is None:
+            names = tuple(f.name for f in fields(cls))
+            cls._names = names  # cached per class
+        return names
+
+
+_ev = dataclass(frozen=True, slots=True)
+
+
+@_ev
+class CallCreated(DomainEvent):
+    type: ClassVar[str] = "call_created"
+    call_id: str
+    at: float
+    direction: str
+    channel: str
+    caller_number: str | None
+    caller_name: str | None
+    called_number: str | None
+
+
+@_ev
+class CallRinging(DomainEvent):
+    """An agent's phone rings for this call: one event per ringing agent."""
+
+    type: ClassVar[str] = "call_ringing"
+    call_id: str
+    at: float
+    agent: str | None
+    interface: str
+    queue: str | None
+    caller_number: str | None
+    caller_name: str | None
+    called_number: str | None
+
+
+@_ev
+class CallAnswered(DomainEvent):
+    type: ClassVar[str] = "call_answered"
+    call_id: str
+    at: float
+    agent: str | None
+    interface: str | None
+    queue: str | None
+    hold_time_s: int | None
+
+
+@_ev
+class CallEnded(DomainEvent):
+    type: ClassVar[str] = "call_ended"
+    call_id: str
+    at: float
+    outcome: str  # answered | abandoned | unanswered | lost
+    cause: str | None
+    agent: str | None
+    queue: str | None
+
+
+@_ev
+class QueueCallerJoined(DomainEvent):
+    type: ClassVar[str] = "queue_caller_joined"
+    call_id: str
+    at: float
+    queue: str
+    position: int
+    caller_number: str | None
+    caller_name: str | None
+
+
+@_ev
+class QueueCallerLeft(DomainEvent):
+    type: ClassVar[str] = "queue_caller_left"
+    call_id: str
+    at: float
+    queue: str
+    waiting: int
+
+
+@_ev
+class QueueCallerAbandoned(DomainEvent):
+    type: ClassVar[str] = "queue_caller_abandoned"
+    call_id: str
+    at: float
+    queue: str
+    position: int
+    original_position: int
+    hold_time_s: int
+
+
+@_ev
+class AgentStatusChanged(DomainEvent):
+    """An agent's state in one queue changed (login, logout, pause, device)."""
+
+    type: ClassVar[str] = "agent_status_changed"
+    at: float
+    agent: str | None
+    interface: str
+    queue: str
+    state: str  # logged_out | available | ringing | on_call | on_hold | unavailable | paused
+    paused: bool
+    paused_reason: str | None
+
+
+@_ev
+class CallIvrCompleted(DomainEvent):
+    type: ClassVar[str] = "call_ivr_completed"
+    call_id: str
+    at: float
+    ivr_path: tuple
+    queue: str | None
+
+
+EVENT_TYPES = {cls.type: cls for cls in (
+    CallCreated, CallRinging, CallAnswered, CallEnded, QueueCallerJoined,
+    QueueCallerLeft, QueueCallerAbandoned, AgentStatusChanged, CallIvrCompleted)}

@@ -1,0 +1,78 @@
+"""Calls API and the health check (thin: translate HTTP to service calls)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.security import current_user, decode_token
+from cti import service
+from customers.phone import search_keys
+from ctidesk.deps import get_container, get_db
+
+router = APIRouter()
+
+ALL_CALLS_ROLES = ("supervisor", "admin")
+
+
+@router.get("/api/v1/calls")
+async def list_calls(
+    from_: datetime | None = Query(None, alias="from", description="ISO 8601, inclusive"),
+    to: datetime | None = Query(None, description="ISO 8601, exclusive"),
+    number: str | None = Query(None, max_length=64),
+    agent: str | None = Query(None, max_length=64),
+    queue: str | None = Query(None, max_length=64),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    user=Depends(current_user),
+    db: AsyncSession = Depends(get_db),
+):
+    """Calls, newest first. Agents and experts see only the calls they took."""
+    for name, value in (("from", from_), ("to", to)):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(422, f"'{name}' needs a time zone (e.g. 2026-11-23T08:00:00+08:00)")
+    if user.role not in ALL_CALLS_ROLES:
+        if agent not in (None, user.username):
+            raise HTTPException(403, "agents may only list their own calls")
+        agent = user.username
+    numbers = None
+    if number:
+        numbers = search_keys(number) or [number]
+    rows = await service.search(db=db, start=from_, end=to, numbers=numbers, agent=agent, queue=queue,
+                                limit=limit, offset=offset)
+    return {"items": [service.call_dict(c) for c in rows], "limit": limit, "offset": offset}
+
+
+@router.get("/api/v1/calls/{call_id}")
+async def get_call(call_id: str, user=Depends(current_user), db: AsyncSession = Depends(get_db)):
+    call = await service.get(db=db, call_id=call_id)
+    if call is None or (user.role not in ALL_CALLS_ROLES and call.agent_username != user.username):
+        raise HTTPException(404, "no such call")
+    return service.call_dict(call)
+
+
+@router.get("/healthz")
+async def healthz(request: Request, container=Depends(get_container)):
+    """Open to load balancers: says only whether AMI is connected.
+
+    With a supervisor/admin bearer token it adds the bridge's counters."""
+    bridge = container.bridge
+    connected = bool(bridge and bridge.connected)
+    body = {"status": "ok" if connected else "degraded", "ami_connected": connected}
+    auth = request.headers.get("authorization", "")
+    if bridge is not None and auth.lower().startswith("bearer "):
+        try:
+            claims = decode_token(container.settings, auth[7:])
+        except Exception:
+            claims = {}
+        if claims.get("role") in ALL_CALLS_ROLES:
+            proto = bridge.protocol
+            body["ami"] = {"host": bridge.host, "port": bridge.port, "version": bridge.version,
+                           "connects": bridge.connects, "resyncs": bridge.resyncs,
+                           "last_error": bridge.last_error,
+                           "events_seen": proto.events_seen if proto else None,
+                           "malformed": proto.malformed if proto else None,
+                           "handler_errors": bridge.model.handler_errors,
+                           "live_calls": len(bridge.model.calls)}
+    return body

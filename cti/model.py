@@ -1,0 +1,484 @@
+"""The live model: AMI events in, domain events out, calls keyed by Linkedid.
+
+One explicit table (``LiveModel.HANDLERS``) maps AMI event names to handlers;
+events not in it are never parsed (the protocol checks the name first), which
+is most of what Asterisk sends (VarSet, Newexten, DeviceStateChange...).
+
+A handler that raises is logged and skipped: one odd event (a UserEvent with
+no Uniqueid, a Hangup for a channel we never saw) must never drop the AMI
+connection or stop the events after it. Handlers run in arrival order and emit
+synchronously, so domain events come out in the order Asterisk sent their
+causes.
+
+Devices: an agent's phone is identified by its *device* key, the interface
+without Local's ``/n`` suffix and without the channel's ``-0000abcd;1`` tail
+(``Local/1001@agents/n`` and ``Local/1001@agents-00000031;1`` are both
+``Local/1001@agents``; ``PJSIP/1001-0000001a`` is ``PJSIP/1001``). Queue calls
+announce ringing with ``AgentCalled`` *and* ``DialBegin``; direct calls with
+``DialBegin`` only. Keying the "already ringing" set by device gives exactly
+one ``call_ringing`` per ringing agent either way.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from cti import events as ev
+
+log = logging.getLogger(__name__)
+
+UNKNOWN = ("", "<unknown>", "<Unknown>", "unknown")
+
+# Queue member device status codes (app_queue / devicestate.h).
+MEMBER_STATES = {
+    "0": "unavailable",  # AST_DEVICE_UNKNOWN: treat as not reachable
+    "1": "available",
+    "2": "on_call",
+    "3": "on_call",  # busy
+    "4": "unavailable",  # invalid
+    "5": "unavailable",
+    "6": "ringing",
+    "7": "ringing",  # ringing while in use
+    "8": "on_hold",
+}
+
+
+def device_of(channel_or_interface: str) -> str:
+    """The device key of a channel or queue member interface.
+
+    >>> device_of("Local/1001@agents/n")
+    'Local/1001@agents'
+    >>> device_of("Local/1001@agents-00000031;1")
+    'Local/1001@agents'
+    >>> device_of("PJSIP/1001-0000001a")
+    'PJSIP/1001'
+    >>> device_of("PJSIP/1001")
+    'PJSIP/1001'
+    """
+    s = channel_or_interface
+    if s.endswith("/n"):
+        s = s[:-2]
+    semi = s.rfind(";")
+    if semi > 0:
+        s = s[:semi]
+    dash = s.rfind("-")
+    if dash > 0 and s.find("/") < dash and all(c in "0123456789abcdef" for c in s[dash + 1:]) and len(s) - dash > 4:
+        s = s[:dash]
+    return s
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None or value in UNKNOWN:
+        return None
+    return value
+
+
+def _int(value, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class Call:
+    """A call in progress: every channel that shares one Linkedid."""
+
+    __slots__ = ("id", "channels", "first_channel", "direction", "caller_number", "caller_name",
+                 "called_number", "queue", "agent", "interface", "created_at", "enqueued_at",
+                 "ringing_at", "answered_at", "ended_at", "outcome", "cause", "ringing",
+                 "ivr_path", "abandoned", "first_uniqueid", "synthetic")
+
+    def __init__(self, call_id: str, at: float) -> None:
+        self.id = call_id
+        self.channels: dict[str, str] = {}  # uniqueid -> channel name
+        self.first_channel = ""
+        self.first_uniqueid = ""
+        self.direction = "inbound"
+        self.caller_number: str | None = None
+        self.caller_name: str | None = None
+        self.called_number: str | None = None
+        self.queue: str | None = None
+        self.agent: str | None = None
+        self.interface: str | None = None
+        self.created_at = at
+        self.enqueued_at: float | None = None
+        self.ringing_at: float | None = None
+        self.answered_at: float | None = None
+        self.ended_at: float | None = None
+        self.outcome: str | None = None
+        self.cause: str | None = None
+        self.ringing: dict[str, str | None] = {}  # device -> agent name
+        self.ivr_path: list = []
+        self.abandoned = False
+        self.synthetic = False  # rebuilt by a resync rather than seen from its start
+
+    def snapshot(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__ if name != "channels"} | {
+            "channels": dict(self.channels), "ringing": dict(self.ringing), "ivr_path": list(self.ivr_path)}
+
+
+class Member:
+    """An agent's membership of one queue, as app_queue reports it."""
+
+    __slots__ = ("queue", "interface", "name", "state_interface", "status", "paused",
+                 "paused_reason", "state")
+
+    def __init__(self, queue: str, interface: str) -> None:
+        self.queue = queue
+        self.interface = interface
+        self.name: str | None = None
+        self.state_interface: str | None = None
+        self.status = "1"
+        self.paused = False
+        self.paused_reason: str | None = None
+        self.state = "logged_out"
+
+
+class LiveModel:
+    """Calls, queues and agents as Asterisk has them now.
+
+    ``emit`` receives each domain event; wire it to ``EventBus.publish``.
+    ``agent_devices`` maps device keys of agents' phones (from accounts) to
+    agent names, so that direct (non-queue) calls to an agent pop too;
+    queue members are learnt from the queue events themselves.
+    """
+
+    def __init__(self, emit: Callable[[ev.DomainEvent], None], *,
+                 agent_devices: dict[str, str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.emit = emit
+        self.clock = clock
+        self.calls: dict[str, Call] = {}
+        # uniqueid -> call: a channel keeps its call even when a transfer
+        # rewrites its Linkedid, so its Hangup still finds it.
+        self.channel_calls: dict[str, Call] = {}
+        self.members: dict[tuple[str, str], Member] = {}  # (queue, interface) -> member
+        self.agent_devices: dict[str, str] = dict(agent_devices or {})
+        self.queue_waiting: dict[str, dict[str, float]] = {}  # queue -> call_id -> enqueued at
+        self.queue_summary: dict[str, dict] = {}
+        self.handler_errors = 0
+        self.HANDLERS: dict[str, Callable[[dict], None]] = {
+            "Newchannel": self.on_newchannel,
+            "NewCallerid": self.on_newcallerid,
+            "Hangup": self.on_hangup,
+            "DialBegin": self.on_dialbegin,
+            "DialEnd": self.on_dialend,
+            "QueueCallerJoin": self.on_queue_caller_join,
+            "QueueCallerLeave": self.on_queue_caller_leave,
+            "QueueCallerAbandon": self.on_queue_caller_abandon,
+            "AgentCalled": self.on_agent_called,
+            "AgentConnect": self.on_agent_connect,
+            "AgentRingNoAnswer": self.on_agent_ring_no_answer,
+            "QueueMemberAdded": self.on_queue_member,
+            "QueueMemberRemoved": self.on_queue_member_removed,
+            "QueueMemberPause": self.on_queue_member,
+            "QueueMemberStatus": self.on_queue_member,
+        }
+
+    # -- entry point -------------------------------------------------------
+
+    @property
+    def event_names(self) -> frozenset[str]:
+        return frozenset(self.HANDLERS)
+
+    def handle(self, name: str, fields: dict) -> None:
+        """Apply one AMI event. Never raises."""
+        handler = self.HANDLERS.get(name)
+        if handler is None:
+            return
+        try:
+            handler(fields)
+        except Exception:
+            self.handler_errors += 1
+            log.exception("AMI handler for %s failed; event skipped: %r", name,
+                          {k: fields.get(k) for k in ("Uniqueid", "Linkedid", "Channel")})
+
+    def _at(self, fields: dict) -> float:
+        ts = fields.get("Timestamp")
+        if ts:
+            try:
+                return float(ts)
+            except ValueError:
+                pass
+        return self.clock()
+
+    # -- channels and calls ------------------------------------------------
+
+    def on_newchannel(self, f: dict) -> None:
+        linkedid = f.get("Linkedid") or f.get("Uniqueid")
+        uniqueid = f.get("Uniqueid")
+        if not linkedid or not uniqueid:
+            log.warning("Newchannel without Uniqueid/Linkedid skipped: %r", f.get("Channel"))
+            return
+        call = self.calls.get(linkedid)
+        channel = f.get("Channel", "")
+        if call is None:
+            at = self._at(f)
+            call = Call(linkedid, at)
+            call.first_channel = channel
+            call.first_uniqueid = uniqueid
+            call.caller_number = _clean(f.get("CallerIDNum"))
+            call.caller_name = _clean(f.get("CallerIDName"))
+            exten = f.get("Exten")
+            call.called_number = exten if exten and exten != "s" else None
+            if device_of(channel) in self.agent_devices:
+                call.direction = "outbound"
+            self.calls[linkedid] = call
+            call.channels[uniqueid] = channel
+            self.channel_calls[uniqueid] = call
+            self.emit(ev.CallCreated(linkedid, at, call.direction, channel, call.caller_number,
+                                     call.caller_name, call.called_number))
+        else:
+            call.channels[uniqueid] = channel
+            self.channel_calls[uniqueid] = call
+
+    def _call(self, f: dict) -> Call | None:
+        return self.channel_calls.get(f.get("Uniqueid", "")) or self.calls.get(f.get("Linkedid", ""))
+
+    def on_newcallerid(self, f: dict) -> None:
+        call = self._call(f)
+        if call is not None and f.get("Uniqueid") == call.first_uniqueid:
+            call.caller_number = _clean(f.get("CallerIDNum")) or call.caller_number
+            call.caller_name = _clean(f.get("CallerIDName")) or call.caller_name
+
+    def on_hangup(self, f: dict) -> None:
+        uniqueid = f.get("Uniqueid", "")
+        call = self.channel_calls.pop(uniqueid, None) or self.calls.get(f.get("Linkedid", ""))
+        if call is None:
+            return
+        call.channels.pop(uniqueid, None)
+        if uniqueid == call.first_uniqueid:
+            call.cause = f.get("Cause-txt") or f.get("Cause")
+        if not call.channels:
+            self._end(call, self._at(f))
+
+    def _end(self, call: Call, at: float, outcome: str | None = None) -> None:
+        self.calls.pop(call.id, None)
+        for uniqueid in call.channels:
+            self.channel_calls.pop(uniqueid, None)
+        if call.queue:
+            self.queue_waiting.get(call.queue, {}).pop(call.id, None)
+        if outcome is None:
+            if call.answered_at is not None:
+                outcome = "answered"
+            elif call.abandoned or call.queue:
+                outcome = "abandoned"
+            else:
+                outcome = "unanswered"
+        call.outcome = outcome
+        call.ended_at = at
+        self.emit(ev.CallEnded(call.id, at, outcome, call.cause, call.agent, call.queue))
+
+    def _caller_from(self, call: Call, f: dict) -> None:
+        """Queue and agent events carry the caller's current CallerID."""
+        if f.get("Uniqueid") == call.first_uniqueid or call.caller_number is None:
+            call.caller_number = _clean(f.get("CallerIDNum")) or call.caller_number
+            call.caller_name = _clean(f.get("CallerIDName")) or call.caller_name
+        if call.called_number is None:
+            exten = f.get("Exten")
+            if exten and exten != "s":
+                call.called_number = exten
+
+    # -- ringing and answer ------------------------------------------------
+
+    def _ring(self, call: Call, device: str, agent: str | None, interface: str,
+              queue: str | None, at: float) -> None:
+        if device in call.ringing:
+            return
+        call.ringing[device] = agent
+        if call.ringing_at is None:
+            call.ringing_at = at
+        self.emit(ev.CallRinging(call.id, at, agent, interface, queue, call.caller_number,
+                                 call.caller_name, call.called_number))
+
+    def on_agent_called(self, f: dict) -> None:
+        call = self._call(f)
+        if call is None:
+            return
+        self._caller_from(call, f)
+        interface = f.get("Interface", "")
+        queue = f.get("Queue") or call.queue
+        self._ring(call, device_of(interface), f.get("MemberName"), interface, queue, self._at(f))
+
+    def on_dialbegin(self, f: dict) -> None:
+        dest = f.get("DestChannel")
+        if not dest:
+            return
+        device = device_of(dest)
+        agent = self.agent_devices.get(device)
+        if agent is None:
+            return
+        call = self.calls.get(f.get("Linkedid") or f.get("DestLinkedid", ""))
+        if call is None:
+            return
+        if "Uniqueid" in f:
+            self._caller_from(call, f)
+        self._ring(call, device, agent, device, call.queue, self._at(f))
+
+    def on_dialend(self, f: dict) -> None:
+        dest = f.get("DestChannel")
+        call = self.calls.get(f.get("Linkedid") or f.get("DestLinkedid", ""))
+        if call is None or not dest:
+            return
+        device = device_of(dest)
+        if device not in call.ringing:
+            return
+        if f.get("DialStatus") == "ANSWER":
+            if call.answered_at is None and call.queue is None:
+                self._answer(call, call.ringing[device], device, None, None, self._at(f))
+        else:
+            call.ringing.pop(device, None)
+
+    def on_agent_ring_no_answer(self, f: dict) -> None:
+        call = self._call(f)
+        if call is not None:
+            call.ringing.pop(device_of(f.get("Interface", "")), None)
+
+    def on_agent_connect(self, f: dict) -> None:
+        call = self._call(f)
+        if call is None or call.answered_at is not None:
+            return
+        self._answer(call, f.get("MemberName"), f.get("Interface"), f.get("Queue") or call.queue,
+                     _int(f.get("HoldTime"), 0), self._at(f))
+
+    def _answer(self, call: Call, agent, interface, queue, hold, at) -> None:
+        call.answered_at = at
+        call.agent = agent
+        call.interface = interface
+        self.emit(ev.CallAnswered(call.id, at, agent, interface, queue, hold))
+
+    # -- queues ------------------------------------------------------------
+
+    def on_queue_caller_join(self, f: dict) -> None:
+        call = self._call(f)
+        if call is None:
+            return
+        self._caller_from(call, f)
+        at = self._at(f)
+        queue = f.get("Queue", "")
+        call.queue = queue
+        call.enqueued_at = at
+        self.queue_waiting.setdefault(queue, {})[call.id] = at
+        self.emit(ev.QueueCallerJoined(call.id, at, queue, _int(f.get("Position")),
+                                       call.caller_number, call.caller_name))
+
+    def on_queue_caller_leave(self, f: dict) -> None:
+        call = self._call(f)
+        queue = f.get("Queue", "")
+        if call is None:
+            return
+        self.queue_waiting.get(queue, {}).pop(call.id, None)
+        self.emit(ev.QueueCallerLeft(call.id, self._at(f), queue, _int(f.get("Count"))))
+
+    def on_queue_caller_abandon(self, f: dict) -> None:
+        call = self._call(f)
+        if call is None:
+            return
+        call.abandoned = True
+        queue = f.get("Queue", "") or call.queue or ""
+        self.emit(ev.QueueCallerAbandoned(call.id, self._at(f), queue, _int(f.get("Position")),
+                                          _int(f.get("OriginalPosition")), _int(f.get("HoldTime"))))
+
+    # -- agents ------------------------------------------------------------
+
+    def on_queue_member(self, f: dict) -> None:
+        queue = f.get("Queue", "")
+        interface = f.get("Interface", "")
+        key = (queue, interface)
+        member = self.members.get(key)
+        if member is None:
+            member = self.members[key] = Member(queue, interface)
+        member.name = f.get("MemberName") or member.name
+        member.state_interface = f.get("StateInterface") or member.state_interface
+        member.status = f.get("Status", member.status)
+        member.paused = f.get("Paused", "0") == "1"
+        member.paused_reason = f.get("PausedReason") or None
+        if member.name:
+            self.agent_devices.setdefault(device_of(interface), member.name)
+        self._member_state(member, "paused" if member.paused else MEMBER_STATES.get(member.status, "available"),
+                           self._at(f))
+
+    def on_queue_member_removed(self, f: dict) -> None:
+        member = self.members.pop((f.get("Queue", ""), f.get("Interface", "")), None)
+        if member is None:
+            member = Member(f.get("Queue", ""), f.get("Interface", ""))
+            member.name = f.get("MemberName")
+        member.paused = False
+        member.paused_reason = None
+        self._member_state(member, "logged_out", self._at(f))
+
+    def _member_state(self, member: Member, state: str, at: float) -> None:
+        if state == member.state and state != "paused":
+            return
+        member.state = state
+        self.emit(ev.AgentStatusChanged(at, member.name, member.interface, member.queue, state,
+                                        member.paused, member.paused_reason))
+
+    # -- resync ------------------------------------------------------------
+
+    def resync(self, channels: list[dict], members: list[dict], entries: list[dict],
+               *, started_at: float) -> dict:
+        """Rebuild from Asterisk's own view after a (re)login.
+
+        ``channels`` are CoreShowChannel rows, ``members``/``entries`` the
+        QueueMember/QueueEntry rows of QueueStatus. Events missed during an
+        outage are never replayed by Asterisk, so: calls we track that no longer
+        have a channel are ended (outcome ``lost`` unless we saw them answered),
+        calls Asterisk has that we do not are adopted, and queue members are
+        reset to what app_queue reports. Calls created after ``started_at`` (seen
+        live while the snapshot was being taken) are left alone.
+        """
+        live: dict[str, list[dict]] = {}
+        for row in channels:
+            linkedid = row.get("Linkedid") or row.get("Uniqueid")
+            if linkedid:
+                live.setdefault(linkedid, []).append(row)
+        ended = adopted = 0
+        now = self.clock()
+        for call in list(self.calls.values()):
+            if call.id in live or call.created_at >= started_at:
+                continue
+            self._end(call, now, "answered" if call.answered_at is not None else "lost")
+            ended += 1
+        for linkedid, rows in live.items():
+            call = self.calls.get(linkedid)
+            if call is None:
+                first = min(rows, key=lambda r: r.get("Uniqueid", ""))
+                at = now - _int(first.get("Duration", "0").split(":")[-1], 0)
+                call = Call(linkedid, at)
+                call.synthetic = True
+                call.first_channel = first.get("Channel", "")
+                call.first_uniqueid = first.get("Uniqueid", "")
+                call.caller_number = _clean(first.get("CallerIDNum"))
+                call.caller_name = _clean(first.get("CallerIDName"))
+                exten = first.get("Exten")
+                call.called_number = exten if exten and exten != "s" else None
+                if any(r.get("BridgeId") for r in rows):
+                    call.answered_at = at  # bridged: someone answered
+                self.calls[linkedid] = call
+                adopted += 1
+                self.emit(ev.CallCreated(linkedid, at, call.direction, call.first_channel,
+                                         call.caller_number, call.caller_name, call.called_number))
+            call.channels = {r.get("Uniqueid", ""): r.get("Channel", "") for r in rows}
+            for uniqueid in call.channels:
+                self.channel_calls[uniqueid] = call
+        seen_members = set()
+        for row in members:
+            key = (row.get("Queue", ""), row.get("Location") or row.get("Interface", ""))
+            seen_members.add(key)
+            self.on_queue_member({"Queue": key[0], "Interface": key[1], "MemberName": row.get("Name"),
+                                  "StateInterface": row.get("StateInterface"), "Status": row.get("Status"),
+                                  "Paused": row.get("Paused", "0"), "PausedReason": row.get("PausedReason")})
+        for key in [k for k in self.members if k not in seen_members]:
+            self.on_queue_member_removed({"Queue": key[0], "Interface": key[1]})
+        self.queue_waiting = {}
+        for row in entries:
+            call = self.calls.get(row.get("Linkedid", "")) or next(
+                (c for c in self.calls.values() if row.get("Uniqueid") in c.channels), None)
+            if call is not None:
+                call.queue = row.get("Queue")
+                wait = _int(row.get("Wait"), 0)
+                call.enqueued_at = call.enqueued_at or now - wait
+                self.queue_waiting.setdefault(call.queue, {})[call.id] = call.enqueued_at
+        return {"ended": ended, "adopted": adopted, "calls": len(self.calls), "members": len(self.members)}

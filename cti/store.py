@@ -1,0 +1,218 @@
+"""Persists calls from domain events, idempotently and off the AMI hot path.
+
+The bus subscriber only appends to a queue; one writer task drains it in
+batches, one transaction per batch, in event order. Every event becomes an
+upsert on ``calls.call_id`` (the Linkedid): "first" columns (created, ring and
+answer times, the caller) keep the first value ever written, "latest" columns
+(outcome, end, agent) take the newest. So a replayed or duplicated event
+rewrites the same values into the same row and never creates a second one.
+
+What a crash of our own process loses (events still in the queue) is repaired
+by ``reconcile_open_calls`` after the next resync: rows still open in the
+database whose call Asterisk no longer has are closed as ``lost`` (or
+``answered`` if they were answered), and calls still up are re-adopted by the
+model's resync.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Awaitable, Callable
+
+from sqlalchemy import func, select, update
+
+from cti import events as ev
+from cti.models import CallRecord
+from ctidesk.db import utcnow
+
+log = logging.getLogger(__name__)
+
+FIRST = ("created_at", "enqueued_at", "ringing_at", "answered_at", "direction", "channel",
+         "caller_number_raw", "caller_number", "caller_kind", "caller_name", "called_number",
+         "customer_id", "hold_time_s")
+LATEST = ("queue", "agent", "agent_username", "interface", "ended_at", "outcome", "cause",
+          "ivr_path")
+
+
+def _ts(at: float | None) -> datetime | None:
+    return None if at is None else datetime.fromtimestamp(at, tz=timezone.utc)
+
+
+class _Reconcile:
+    __slots__ = ("live_ids", "done")
+
+    def __init__(self, live_ids: set[str], done: asyncio.Future) -> None:
+        self.live_ids = live_ids
+        self.done = done
+
+
+class CallStore:
+    """Queue + writer task. ``enrich(row)`` may add customer/agent columns."""
+
+    def __init__(self, sessionmaker, *, normalize: Callable, agent_username: Callable[[str | None, str | None], str | None],
+                 resolve_customer: Callable[[str, str | None, str | None], Awaitable[int | None]] | None = None,
+                 batch: int = 500) -> None:
+        self.sessionmaker = sessionmaker
+        self.normalize = normalize
+        self.agent_username = agent_username
+        self.resolve_customer = resolve_customer
+        self.batch = batch
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.written = 0
+        self.failed = 0
+        self._task: asyncio.Task | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._customer_done: set[str] = set()
+
+    # bus subscriber: must not block
+    def __call__(self, event) -> None:
+        if isinstance(event, (ev.CallCreated, ev.CallRinging, ev.CallAnswered, ev.CallEnded,
+                              ev.QueueCallerJoined, ev.QueueCallerAbandoned, ev.CallIvrCompleted)):
+            self._idle.clear()
+            self.queue.put_nowait(event)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="call-store")
+
+    async def stop(self) -> None:
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything queued so far is written."""
+        if self.queue.empty() and self._idle.is_set():
+            return
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def reconcile_open_calls(self, live_ids: set[str]) -> int:
+        """Close rows left open by a crash or an outage; ordered after queued events."""
+        done = asyncio.get_running_loop().create_future()
+        self._idle.clear()
+        self.queue.put_nowait(_Reconcile(set(live_ids), done))
+        return await done
+
+    # -- writer ------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            item = await self.queue.get()
+            items = [item]
+            while len(items) < self.batch and not self.queue.empty():
+                items.append(self.queue.get_nowait())
+            try:
+                await self._write(items)
+            except Exception:
+                self.failed += len(items)
+                log.exception("writing %d call events failed; retrying once", len(items))
+                await asyncio.sleep(0.5)
+                try:
+                    await self._write(items)
+                    self.failed -= len(items)
+                except Exception:
+                    log.exception("call events dropped after retry: %s",
+                                  [getattr(i, "call_id", None) for i in items])
+            if self.queue.empty():
+                self._idle.set()
+
+    async def _write(self, items: list) -> None:
+        async with self.sessionmaker() as db:
+            insert = _dialect_insert(db.bind.dialect.name)
+            for item in items:
+                if isinstance(item, _Reconcile):
+                    n = await self._reconcile(db, item.live_ids)
+                    if not item.done.done():
+                        item.done.set_result(n)
+                    continue
+                row = self._row(item)
+                if row is None:
+                    continue
+                if self.resolve_customer and row.get("caller_number_raw") and item.call_id not in self._customer_done:
+                    customer_id = await self.resolve_customer(item.call_id, row["caller_number_raw"],
+                                                              row.get("caller_name"))
+                    if customer_id is not None:
+                        row["customer_id"] = customer_id
+                        self._customer_done.add(item.call_id)
+                if isinstance(item, ev.CallEnded):
+                    self._customer_done.discard(item.call_id)
+                await db.execute(_upsert(insert, row))
+                self.written += 1
+            await db.commit()
+
+    def _row(self, e) -> dict | None:
+        row: dict = {"call_id": e.call_id, "updated_at": utcnow()}
+        t = e.type
+        if t in ("call_created", "call_ringing", "queue_caller_joined"):
+            raw = e.caller_number
+            if raw is not None:
+                number = self.normalize(raw)
+                row.update(caller_number_raw=raw, caller_number=number.normalized, caller_kind=number.kind)
+            if e.caller_name is not None:
+                row["caller_name"] = e.caller_name[:128]
+        if t == "call_created":
+            row.update(created_at=_ts(e.at), direction=e.direction, channel=e.channel[:128],
+                       called_number=e.called_number)
+        elif t == "queue_caller_joined":
+            row.update(created_at=_ts(e.at), queue=e.queue, enqueued_at=_ts(e.at))
+        elif t == "call_ringing":
+            row.update(created_at=_ts(e.at), ringing_at=_ts(e.at), called_number=e.called_number)
+            if e.queue:
+                row["queue"] = e.queue
+        elif t == "call_answered":
+            row.update(created_at=_ts(e.at), answered_at=_ts(e.at), agent=e.agent, interface=e.interface,
+                       agent_username=self.agent_username(e.agent, e.interface), hold_time_s=e.hold_time_s)
+            if e.queue:
+                row["queue"] = e.queue
+        elif t == "call_ended":
+            row.update(created_at=_ts(e.at), ended_at=_ts(e.at), outcome=e.outcome, cause=e.cause)
+            if e.agent:
+                row.update(agent=e.agent)
+            if e.queue:
+                row["queue"] = e.queue
+        elif t == "queue_caller_abandoned":
+            row.update(created_at=_ts(e.at), queue=e.queue)
+        elif t == "call_ivr_completed":
+            row.update(created_at=_ts(e.at), ivr_path=json.dumps(list(e.ivr_path), ensure_ascii=False))
+            if e.queue:
+                row["queue"] = e.queue
+        return row
+
+    async def _reconcile(self, db, live_ids: set[str]) -> int:
+        rows = (await db.execute(select(CallRecord.call_id, CallRecord.answered_at)
+                                 .where(CallRecord.ended_at.is_(None)))).all()
+        stale = [(cid, answered) for cid, answered in rows if cid not in live_ids]
+        now = utcnow()
+        for cid, answered in stale:
+            await db.execute(update(CallRecord).where(CallRecord.call_id == cid,
+                                                      CallRecord.ended_at.is_(None))
+                             .values(ended_at=now, outcome="answered" if answered else "lost",
+                                     cause=func.coalesce(CallRecord.cause, "ended while ctidesk was away"),
+                                     updated_at=now))
+        if stale:
+            log.warning("reconciled %d call(s) left open while disconnected: %s", len(stale),
+                        [c for c, _ in stale][:20])
+        return len(stale)
+
+
+def _dialect_insert(name: str):
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def _upsert(insert, row: dict):
+    stmt = insert(CallRecord).values(**row)
+    table = CallRecord.__table__.c
+    set_ = {c: func.coalesce(table[c], stmt.excluded[c]) for c in FIRST if c in row}
+    set_.update({c: stmt.excluded[c] for c in LATEST if c in row})
+    set_["updated_at"] = stmt.excluded.updated_at
+    return stmt.on_conflict_do_update(index_elements=["call_id"], set_=set_)

@@ -1,0 +1,80 @@
+"""Start and stop the long-running parts of ``ctidesk serve`` in one place.
+
+Wiring (see docs/architecture.md): AMI bytes -> FastAMIProtocol -> LiveModel
+-> EventBus -> {CallStore, ScreenPop, AgentStateNotifier}; FastAGI -> IVR ->
+EventBus. Subscribers never block the bus: each queues or spawns its own work.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+
+from agent_desk.directory import AgentDirectory
+from agent_desk.screen_pop import ScreenPop
+from agent_desk.state import AgentStateNotifier
+from cti.bridge import Bridge
+from cti.model import LiveModel
+from cti.store import CallStore
+from customers.phone import normalize
+from customers.resolver import CallerResolver
+from ivr.agi import FastAGIServer
+
+log = logging.getLogger(__name__)
+
+
+async def refresh_directory(container) -> None:
+    """Reload agents from the users table (users are added by another process)."""
+    directory = container.services["directory"]
+    await directory.refresh(container.sessionmaker)
+    container.services["model"].agent_devices.update(directory.device_names())
+
+
+@contextlib.asynccontextmanager
+async def running(container, *, start_bridge: bool = True):
+    settings = container.settings
+    bus = container.bus
+    directory = AgentDirectory(settings)
+    container.services["directory"] = directory
+    model = LiveModel(bus.publish)
+    container.services["model"] = model
+    await refresh_directory(container)
+    resolver = CallerResolver(container.sessionmaker, country_code=settings.default_country_code)
+    store = CallStore(container.sessionmaker,
+                      normalize=functools.partial(normalize, country_code=settings.default_country_code),
+                      agent_username=directory.username_for, resolve_customer=resolver.customer_id)
+    container.services.update(resolver=resolver, store=store)
+    store.start()
+    bus.subscribe(store)
+    pop = ScreenPop(container=container, resolver=resolver, directory=directory)
+    container.services["screen_pop"] = pop
+    bus.subscribe(pop)
+    bus.subscribe(AgentStateNotifier(container=container, directory=directory))
+    agi = None
+    reconciles: set[asyncio.Task] = set()
+
+    def resynced(_summary: dict) -> None:
+        task = asyncio.create_task(store.reconcile_open_calls(set(model.calls)))
+        reconciles.add(task)
+        task.add_done_callback(reconciles.discard)
+
+    if start_bridge:
+        bridge = Bridge(host=settings.ami_host, port=settings.ami_port, username=settings.ami_user,
+                        secret=settings.ami_secret, model=model, ping_interval=settings.ami_ping_interval,
+                        ping_timeout=settings.ami_ping_timeout, reconnect_max=settings.ami_reconnect_max,
+                        on_resynced=resynced)
+        container.bridge = bridge
+        bridge.start()
+        agi = FastAGIServer(host=settings.agi_host, port=settings.agi_port, bus=bus,
+                            model_getter=lambda: model)
+        await agi.start()
+        container.services["agi"] = agi
+    try:
+        yield
+    finally:
+        if agi is not None:
+            await agi.stop()
+        if container.bridge is not None:
+            await container.bridge.stop()
+        await store.stop()

@@ -1,0 +1,172 @@
+"""The whole app (HTTP, websockets, bridge, store, pop) against a fake AMI.
+
+Fast and deterministic; the same claims are made against the real Asterisk in
+tests/real/. Here the fake lets us script exactly which agents ring.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import PASSWORD, make_customer, make_user, settings_for
+from tests.fakeami import FakeAMI, event
+from tests.live import DeskClient, live_app
+from tickets.models import Ticket
+
+HOSTILE = '<img src=x onerror=alert(1)>"\'&'
+
+
+def caller(linkedid, number, name):
+    return dict(Channel=f"PJSIP/trunk-{linkedid[-4:]}", Uniqueid=linkedid, Linkedid=linkedid,
+                CallerIDNum=number, CallerIDName=name, Exten="4000", Context="ctidesk-inbound")
+
+
+def ring(linkedid, number, name, agents):
+    c = caller(linkedid, number, name)
+    out = [event("Newchannel", ChannelState="4", **c),
+           event("QueueCallerJoin", Queue="support", Position="1", Count="1", **c)]
+    for username, ext in agents:
+        out.append(event("AgentCalled", Queue="support", Interface=f"Local/{ext}@agents/n", MemberName=username,
+                         DestChannel=f"Local/{ext}@agents-0000{ext};1", **c))
+    return out
+
+
+def answer_and_hangup(linkedid, number, name, username, ext):
+    c = caller(linkedid, number, name)
+    return [event("QueueCallerLeave", Queue="support", Position="1", Count="0", **c),
+            event("AgentConnect", Queue="support", Interface=f"Local/{ext}@agents/n", MemberName=username,
+                  HoldTime="4", RingTime="3", **c),
+            event("Hangup", Cause="16", **{"Cause-txt": "Normal Clearing"}, **c)]
+
+
+@pytest.fixture
+async def env(tmp_path):
+    fake = await FakeAMI().start()
+    settings = settings_for(tmp_path, ami_port=fake.port, ami_secret=fake.secret, agi_port=0,
+                            ami_ping_interval=30.0)
+    async with live_app(settings) as app:
+        c = app.state.container
+        assert await c.bridge.wait_ready(5)
+        async with c.sessionmaker() as db:
+            await make_user(db, "alice", extension="1001", queues=["support"])
+            await make_user(db, "bob", extension="1002", queues=["support"])
+            await make_user(db, "carol", extension="1003", queues=["support"])
+            await make_user(db, "sam", role="supervisor")
+            zhang = await make_customer(db, name="张三 Zhang San", phones=["138 0013 8000"])
+            db.add(Ticket(customer_id=zhang.id, type="repair", state="in_progress", description="E21 error"))
+            db.add(Ticket(customer_id=zhang.id, type="install", state="closed", description="done"))
+            await db.commit()
+        clients = {u: await DeskClient(app.state.base_url, u, PASSWORD).login() for u in ("alice", "bob", "carol")}
+        yield app, fake, clients
+        for client in clients.values():
+            await client.close()
+    await fake.stop()
+
+
+async def push(fake, blocks):
+    for b in blocks:
+        await fake.push(b)
+
+
+async def test_agent_login_adds_queue_member_named_by_username(env):
+    app, fake, clients = env
+    adds = [a for a in fake.actions if a.get("Action") == "QueueAdd"]
+    assert {(a["MemberName"], a["Interface"], a["Queue"]) for a in adds} == {
+        ("alice", "Local/1001@agents/n", "support"), ("bob", "Local/1002@agents/n", "support"),
+        ("carol", "Local/1003@agents/n", "support")}
+
+
+async def test_ring_all_pops_every_ringing_agent_and_nobody_else(env):
+    app, fake, clients = env
+    alice, bob, carol = clients["alice"], clients["bob"], clients["carol"]
+    await push(fake, ring("1800000000.1", "+86 138-0013-8000", "Zhang San", [("alice", "1001"), ("bob", "1002")]))
+    pop_a = await alice.next_of("screen_pop")
+    pop_b = await bob.next_of("screen_pop")
+    for pop in (pop_a, pop_b):
+        assert pop["call"]["id"] == "1800000000.1"
+        assert pop["call"]["queue"] == "support"
+        assert pop["call"]["caller_number_normalized"] == "+8613800138000"
+        assert pop["customer"]["name"] == "张三 Zhang San"
+        assert pop["provisional_customer"] is None
+        assert [t["description"] for t in pop["open_tickets"]] == ["E21 error"]
+    # carol's phone rings only for the second call: her only pop is that one
+    await push(fake, ring("1800000000.2", "13912345678", "Li Si", [("carol", "1003")]))
+    pop_c = await carol.next_of("screen_pop")
+    assert pop_c["call"]["id"] == "1800000000.2"
+    await push(fake, answer_and_hangup("1800000000.1", "+86 138-0013-8000", "Zhang San", "bob", "1002"))
+    assert (await alice.next_of("call_answered"))["agent"] == "bob"
+    assert (await alice.next_of("call_ended"))["outcome"] == "answered"
+    assert (await bob.next_of("call_ended"))["call_id"] == "1800000000.1"
+    assert [p["call"]["id"] for p in carol.of_type("screen_pop")] == ["1800000000.2"]
+    assert not any(m.get("call_id") == "1800000000.1" for m in carol.received)
+
+
+async def test_unknown_caller_gets_a_provisional_record_once(env):
+    app, fake, clients = env
+    await push(fake, ring("1800000001.1", "021-5555-0123", HOSTILE, [("alice", "1001"), ("bob", "1002")]))
+    pop_a = await clients["alice"].next_of("screen_pop")
+    pop_b = await clients["bob"].next_of("screen_pop")
+    assert pop_a["customer"] is None and pop_b["customer"] is None
+    assert pop_a["provisional_customer"]["id"] == pop_b["provisional_customer"]["id"]
+    assert pop_a["provisional_customer"]["provisional"] is True
+    assert pop_a["call"]["caller_name"] == HOSTILE  # intact; the desk renders it as text
+    found = (await clients["alice"].get("/api/v1/customers", phone="+86 21 55550123")).json()
+    assert [c["id"] for c in found["items"]] == [pop_a["provisional_customer"]["id"]]
+
+
+async def test_call_row_is_complete_after_hangup_and_duplicates_are_harmless(env):
+    app, fake, clients = env
+    blocks = ring("1800000002.1", "13800138000", "Zhang San", [("alice", "1001")]) + \
+        answer_and_hangup("1800000002.1", "13800138000", "Zhang San", "alice", "1001")
+    await push(fake, blocks + blocks)  # the whole call replayed twice
+    await clients["alice"].next_of("call_ended")
+    await app.state.container.services["store"].flush()
+    r = await clients["alice"].get("/api/v1/calls", number="13800138000")
+    rows = [c for c in r.json()["items"] if c["id"] == "1800000002.1"]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["caller_number"] == "13800138000" and row["caller_number_normalized"] == "+8613800138000"
+    assert (row["queue"], row["agent"], row["outcome"], row["hold_time_s"]) == ("support", "alice", "answered", 4)
+    for key in ("started_at", "enqueued_at", "ringing_at", "answered_at", "ended_at"):
+        assert row[key] is not None, key
+    assert row["customer_id"] is not None and row["called_number"] == "4000"
+
+
+async def test_agents_see_only_their_calls_supervisors_all(env):
+    app, fake, clients = env
+    await push(fake, ring("1800000003.1", "13800138000", "Z", [("bob", "1002")]) +
+               answer_and_hangup("1800000003.1", "13800138000", "Z", "bob", "1002"))
+    await clients["bob"].next_of("call_ended")
+    await app.state.container.services["store"].flush()
+    assert [c["id"] for c in (await clients["alice"].get("/api/v1/calls")).json()["items"]] == []
+    assert (await clients["alice"].get("/api/v1/calls", agent="bob")).status_code == 403
+    sam = DeskClient(app.state.base_url, "sam", PASSWORD)
+    await sam.login(join_queues=False)
+    ids = [c["id"] for c in (await sam.get("/api/v1/calls", agent="bob")).json()["items"]]
+    assert ids == ["1800000003.1"]
+    assert (await sam.get("/api/v1/calls", **{"from": "2026-01-01T00:00:00"})).status_code == 422
+    await sam.close()
+
+
+async def test_unauthenticated_access_is_refused(env):
+    app, fake, clients = env
+    import httpx
+    import websockets
+
+    async with httpx.AsyncClient(base_url=app.state.base_url) as http:
+        for path in ("/api/v1/calls", "/api/v1/customers", "/api/v1/agent/state"):
+            assert (await http.get(path)).status_code == 401, path
+        health = (await http.get("/healthz")).json()
+        assert health == {"status": "ok", "ami_connected": True}
+    url = app.state.base_url.replace("http", "ws") + "/ws/agent?token=forged"
+    async with websockets.connect(url) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd.code == 4401
+
+
+async def test_agent_logout_removes_queue_membership(env):
+    app, fake, clients = env
+    r = await clients["alice"].post("/api/v1/agent/logout")
+    assert r.status_code == 200
+    removes = [a for a in fake.actions if a.get("Action") == "QueueRemove"]
+    assert [(a["Queue"], a["Interface"]) for a in removes] == [("support", "Local/1001@agents/n")]
