@@ -68,9 +68,36 @@ def device_of(channel_or_interface: str) -> str:
     return s
 
 
+_C_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+
+
+def unescape_c(value: str) -> str:
+    r"""Undo the C-style escaping Asterisk applies to CallerID in AMI events.
+
+    ``O'Brien?`` arrives as ``O\'Brien\?``; ``"`` and ``\`` likewise.
+
+    >>> unescape_c(r"O\'Brien\? \"x\" \\")
+    'O\'Brien? "x" \\'
+    """
+    out, i, n = [], 0, len(value)
+    while i < n:
+        ch = value[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = value[i + 1]
+            out.append(_C_ESCAPES.get(nxt, nxt))
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
 def _clean(value: str | None) -> str | None:
+    """CallerID as the caller's network sent it, or None when absent."""
     if value is None or value in UNKNOWN:
         return None
+    if "\\" in value:
+        return unescape_c(value)
     return value
 
 

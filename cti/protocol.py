@@ -126,29 +126,29 @@ class FastAMIProtocol(AMIProtocol):
 
     def data_received(self, data: bytes) -> None:
         self.read_at = time.time()
-        responses = self.responses
-        interesting = self.interesting
-        on_event = self.on_event
         for block in self.splitter.feed(data):
-            if block.startswith("Event: "):
-                self.events_seen += 1
-                nl = block.find("\r\n")
-                name = block[7:nl] if nl > 0 else block[7:]
-                if responses and "ActionID: " in block:
-                    self._response(block)  # part of an event list we asked for
-                elif name in interesting:
-                    on_event(name, parse_fields(block, self._malformed))
-                elif name == "Shutdown":
-                    log.warning("Asterisk is shutting down; closing the AMI connection")
-                    self.transport.close()
-            elif block.startswith("Response: "):
-                self._response(block)
-            else:
-                block = block.strip("\r\n")
-                if block.startswith(("Event: ", "Response: ")):
-                    self.data_received(block.encode() + b"\r\n\r\n")  # stray blank line before it
-                elif block:
-                    self._malformed("block is neither an event nor a response", block)
+            self._block(block)
+
+    def _block(self, block: str) -> None:
+        if block.startswith("Event: "):
+            self.events_seen += 1
+            nl = block.find("\r\n")
+            name = block[7:nl] if nl > 0 else block[7:]
+            if self.responses and "ActionID: " in block:
+                self._response(block)  # part of an event list we asked for
+            elif name in self.interesting:
+                self.on_event(name, parse_fields(block, self._malformed))
+            elif name == "Shutdown":
+                log.warning("Asterisk is shutting down; closing the AMI connection")
+                self.transport.close()
+        elif block.startswith("Response: "):
+            self._response(block)
+        else:
+            stripped = block.strip("\r\n")
+            if stripped != block and stripped.startswith(("Event: ", "Response: ")):
+                self._block(stripped)  # Asterisk sometimes sends an extra CRLF between blocks
+            elif stripped:
+                self._malformed("block is neither an event nor a response", stripped)
 
     def _response(self, block: str) -> None:
         message = Message.from_line(block)

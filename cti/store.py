@@ -7,17 +7,22 @@ answer times, the caller) keep the first value ever written, "latest" columns
 (outcome, end, agent) take the newest. So a replayed or duplicated event
 rewrites the same values into the same row and never creates a second one.
 
-What a crash of our own process loses (events still in the queue) is repaired
-by ``reconcile_open_calls`` after the next resync: rows still open in the
-database whose call Asterisk no longer has are closed as ``lost`` (or
-``answered`` if they were answered), and calls still up are re-adopted by the
-model's resync.
+A crash of our own process must not lose what we already knew, so each
+event is first appended to a journal file (one ``write`` to an O_APPEND fd:
+the kernel keeps it even if the process dies the next instant). At start the
+journal is replayed into the queue before anything else (upserts are
+idempotent, so replaying an event already written is harmless), and it is
+truncated whenever everything in it is committed. What happened while we were
+down is repaired by ``reconcile_open_calls`` after the next resync: rows still
+open whose call Asterisk no longer has are closed as ``answered`` or ``lost``,
+and calls still up are re-adopted by the model's resync.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import os
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
@@ -53,8 +58,10 @@ class CallStore:
 
     def __init__(self, sessionmaker, *, normalize: Callable, agent_username: Callable[[str | None, str | None], str | None],
                  resolve_customer: Callable[[str, str | None, str | None], Awaitable[int | None]] | None = None,
-                 batch: int = 500) -> None:
+                 journal: str | os.PathLike | None = None, batch: int = 500) -> None:
         self.sessionmaker = sessionmaker
+        self.journal_path = journal
+        self._journal_fd: int | None = None
         self.normalize = normalize
         self.agent_username = agent_username
         self.resolve_customer = resolve_customer
@@ -67,15 +74,57 @@ class CallStore:
         self._idle.set()
         self._customer_done: set[str] = set()
 
+    PERSISTED = (ev.CallCreated, ev.CallRinging, ev.CallAnswered, ev.CallEnded,
+                 ev.QueueCallerJoined, ev.QueueCallerAbandoned, ev.CallIvrCompleted)
+
     # bus subscriber: must not block
     def __call__(self, event) -> None:
-        if isinstance(event, (ev.CallCreated, ev.CallRinging, ev.CallAnswered, ev.CallEnded,
-                              ev.QueueCallerJoined, ev.QueueCallerAbandoned, ev.CallIvrCompleted)):
+        if isinstance(event, self.PERSISTED):
+            if self._journal_fd is not None:
+                line = json.dumps(event.to_dict(), ensure_ascii=False, default=list) + "\n"
+                os.write(self._journal_fd, line.encode())
             self._idle.clear()
             self.queue.put_nowait(event)
 
-    def start(self) -> None:
+    def start(self) -> int:
+        """Open the journal, queue what a crash left in it, start the writer."""
+        recovered = 0
+        if self.journal_path is not None:
+            recovered = self._recover_journal()
+            self._journal_fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._task = asyncio.create_task(self._run(), name="call-store")
+        return recovered
+
+    def _recover_journal(self) -> int:
+        try:
+            with open(self.journal_path, encoding="utf-8") as fh:
+                lines = fh.read().splitlines()
+        except FileNotFoundError:
+            return 0
+        n = 0
+        for line in lines:
+            try:
+                d = json.loads(line)
+                cls = ev.EVENT_TYPES[d.pop("type")]
+                if cls.__dataclass_fields__.get("call_id") is None:
+                    d.pop("call_id", None)
+                if "ivr_path" in d:
+                    d["ivr_path"] = tuple(d["ivr_path"])
+                event = cls(**d)
+            except (ValueError, KeyError, TypeError) as exc:  # a torn last line after a crash
+                log.warning("journal line skipped (%s): %r", exc, line[:200])
+                continue
+            self._idle.clear()
+            self.queue.put_nowait(event)
+            n += 1
+        if n:
+            log.warning("recovered %d call event(s) from the journal left by a previous run", n)
+        return n
+
+    def _truncate_journal(self) -> None:
+        """Everything journalled is committed (the queue is empty): start afresh."""
+        if self._journal_fd is not None:
+            os.ftruncate(self._journal_fd, 0)
 
     async def stop(self) -> None:
         await self.flush()
@@ -85,6 +134,9 @@ class CallStore:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
 
     async def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far is written."""
@@ -120,6 +172,7 @@ class CallStore:
                     log.exception("call events dropped after retry: %s",
                                   [getattr(i, "call_id", None) for i in items])
             if self.queue.empty():
+                self._truncate_journal()
                 self._idle.set()
 
     async def _write(self, items: list) -> None:

@@ -43,8 +43,10 @@ async def running(container, *, start_bridge: bool = True):
     resolver = CallerResolver(container.sessionmaker, country_code=settings.default_country_code)
     store = CallStore(container.sessionmaker,
                       normalize=functools.partial(normalize, country_code=settings.default_country_code),
-                      agent_username=directory.username_for, resolve_customer=resolver.customer_id)
+                      agent_username=directory.username_for, resolve_customer=resolver.customer_id,
+                      journal=settings.state_dir / "calls.journal")
     container.services.update(resolver=resolver, store=store)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     store.start()
     bus.subscribe(store)
     pop = ScreenPop(container=container, resolver=resolver, directory=directory)

@@ -550,7 +550,9 @@ async def set_phone(settings: Settings, extension: str, *, answer_delay=None, ta
         lines.append(f"phone {extension}: {key} = {val}")
     if not lines:
         out = await ami_command(settings, f"database show simphone/{extension}", timeout=timeout)
-        lines.append(f"phone {extension}: " + (" ".join(out.split()) or "defaults"))
+        keys = [line.strip() for line in out.splitlines() if line.strip().startswith("/simphone/")]
+        lines.append(f"phone {extension}: " + ("; ".join(" ".join(k.split()) for k in keys)
+                                               or "no overrides (globals SIMPHONE_ANSWER_DELAY/SIMPHONE_TALK_TIME)"))
     return lines
 
 

@@ -110,3 +110,81 @@ def test_replay_cli_json_lines():
     ringing = rows[2]
     assert ringing["call_id"] == "1795449613.96" and ringing["interface"] == "Local/1001@agents/n"
     assert all("type" in r and "call_id" in r for r in rows)
+
+
+def test_ringall_two_agents_answered():
+    events = replay(load_trace(FIXTURES / "ringall_two_agents_answered.ami"))
+    c = "1795451382.0"
+    calls = [s for s in summary(events) if s[1] == c]
+    assert calls == [
+        ("call_created", c, None, None),
+        ("queue_caller_joined", c, "support", "13912345678", "Li Si"),
+        ("call_ringing", c, "Agent 1002", "support", "13912345678", "Li Si"),
+        ("call_ringing", c, "Agent 1001", "support", "13912345678", "Li Si"),
+        ("queue_caller_left", c, "support"),
+        ("call_answered", c, "Agent 1001", "support"),
+        ("call_ended", c, "Agent 1001", "support", "answered"),
+    ]
+    answered = next(e for e in events if e.type == "call_answered")
+    assert answered.hold_time_s == 2
+
+
+def test_unknown_caller_abandoned():
+    events = replay(load_trace(FIXTURES / "unknown_caller_abandoned.ami"))
+    c = "1795451394.6"
+    calls = [s for s in summary(events) if s[1] == c]
+    assert calls == [
+        ("call_created", c, None, None),
+        ("queue_caller_joined", c, "support", "02155550123", None),
+        ("call_ringing", c, "Agent 1001", "support", "02155550123", None),
+        ("queue_caller_abandoned", c, "support"),
+        ("queue_caller_left", c, "support"),
+        ("call_ended", c, None, "support", "abandoned"),
+    ]
+
+
+def test_direct_dial_pops_a_known_agent_device():
+    data = load_trace(FIXTURES / "direct_dial_agent.ami")
+    c = "1795451405.10"
+    events = replay(data, agent_devices={"Local/1001@agents": "alice"})
+    calls = [s for s in summary(events) if s[1] == c]
+    assert calls == [
+        ("call_created", c, None, None),
+        ("call_ringing", c, "alice", None, "13700137000", "Wang Wu"),
+        ("call_answered", c, "alice", None),
+        ("call_ended", c, "alice", None, "answered"),
+    ]
+    # without accounts, the queue membership seen earlier names the phone's agent
+    assert [e.agent for e in replay(data) if e.type == "call_ringing"] == ["Agent 1001"]
+    # a phone nobody is known to own rings no screen pop
+    unknown = data.replace(b"Event: QueueMemberAdded", b"Event: QueueMemberAddedX")
+    assert "call_ringing" not in [e.type for e in replay(unknown)]
+
+
+def test_hostile_callerid_name_passes_through_as_text():
+    events = replay(load_trace(FIXTURES / "hostile_callerid_name.ami"))
+    ringing = next(e for e in events if e.type == "call_ringing")
+    assert ringing.caller_name == "<img src=x onerror=alert(1)>"
+    assert ringing.caller_number == "13800138000"
+
+
+def test_extra_crlf_between_blocks_loses_nothing():
+    """Asterisk 22 sometimes ends a block with three CRLFs (seen in direct_dial_agent)."""
+    data = load_trace(FIXTURES / "direct_dial_agent.ami")
+    assert b"\r\n\r\n\r\n" in data
+    for chunk in (5, 4096):
+        out = []
+        model = LiveModel(out.append)
+        replay(data, chunk=chunk, model=model)
+        assert model.handler_errors == 0
+    from cti.protocol import FastAMIProtocol
+    proto = FastAMIProtocol(lambda n, f: None, frozenset(), lambda e: None)
+    proto.connection_made(type("T", (), {"write": lambda s, d: None, "close": lambda s: None})())
+    proto.data_received(data)
+    assert proto.malformed == 0
+
+
+def test_asterisk_c_escaped_caller_name_is_unescaped():
+    data = (b"Event: Newchannel\r\nChannel: PJSIP/t-00000001\r\nUniqueid: 9.2\r\nLinkedid: 9.2\r\n"
+            b"CallerIDNum: 13800138000\r\nCallerIDName: O\\'Brien\\? \\\"boss\\\"\r\n\r\n")
+    assert replay(data)[0].caller_name == "O'Brien? \"boss\""

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Run the test tiers in order and say plainly how many tests of each ran.
+
+1. unit     - pure Python, fake AMI, in-process app (fast; runs first)
+2. real     - the sandbox Asterisk 22, real calls (provisioned and started here)
+3. browser  - headless Debian Chromium against the real app
+
+A tier that cannot run (no Asterisk, no Chromium) FAILS the run with the
+reason; a tier that skipped tests or collected none fails too. The last line
+is the plain "N passed, N failed" summary CI reads.
+
+    tools/run_tests.py [--tier unit|real|browser]... [-- extra pytest args]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+TIERS = {
+    "unit": ["tests/unit"],
+    "real": ["tests/real"],
+    "browser": ["tests/browser"],
+}
+
+
+def counts(junit: Path) -> dict:
+    if not junit.exists():
+        return {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    root = ET.parse(junit).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root)
+    total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for s in suites:
+        for k in total:
+            total[k] += int(s.get(k, 0))
+    return total
+
+
+def sandbox(command: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "-m", "ctidesk.cli", "sandbox", command], cwd=ROOT, text=True,
+                          capture_output=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tier", action="append", choices=list(TIERS))
+    ap.add_argument("pytest_args", nargs="*")
+    a = ap.parse_args()
+    tiers = a.tier or list(TIERS)
+    results: list[tuple[str, dict, str]] = []
+    started_sandbox = False
+    tmp = Path(tempfile.mkdtemp(prefix="ctidesk-tests-"))
+    t_all = time.monotonic()
+    try:
+        for tier in tiers:
+            note = ""
+            if tier in ("real", "browser"):
+                status = sandbox("status")
+                if status.returncode != 0:
+                    print(f"==> starting the sandbox Asterisk for the {tier} tier", flush=True)
+                    up = sandbox("up")
+                    sys.stdout.write(up.stdout)
+                    if up.returncode != 0:
+                        reason = (up.stderr or up.stdout).strip().splitlines()[-1:] or ["unknown"]
+                        print(f"!!! TIER {tier.upper()} CANNOT RUN: sandbox Asterisk unavailable: {reason[0]}",
+                              flush=True)
+                        results.append((tier, {"tests": 0, "failures": 0, "errors": 1, "skipped": 0},
+                                        f"NOT RUN: sandbox unavailable: {reason[0]}"))
+                        continue
+                    started_sandbox = True
+            junit = tmp / f"{tier}.xml"
+            t0 = time.monotonic()
+            print(f"==> tier {tier}: pytest {' '.join(TIERS[tier])}", flush=True)
+            rc = subprocess.run([PY, "-m", "pytest", *TIERS[tier], "-q", "-p", "no:cacheprovider",
+                                 "-W", "ignore::DeprecationWarning", f"--junitxml={junit}",
+                                 *a.pytest_args], cwd=ROOT).returncode
+            c = counts(junit)
+            if c["tests"] == 0:
+                note = "NO TESTS RAN"
+            elif rc not in (0, 1) and not (c["failures"] or c["errors"]):
+                c["errors"] += 1
+                note = f"pytest exit code {rc}"
+            note = (note + f" ({time.monotonic() - t0:.0f}s)").strip()
+            results.append((tier, c, note))
+    finally:
+        if started_sandbox:
+            down = sandbox("down")
+            print(down.stdout.strip())
+    print("\n==> test tiers")
+    failed_total = passed_total = 0
+    bad = False
+    for tier, c, note in results:
+        failed = c["failures"] + c["errors"]
+        passed = c["tests"] - failed - c["skipped"]
+        passed_total += passed
+        failed_total += failed
+        flag = ""
+        if failed or c["tests"] == 0 or (tier != "unit" and c["skipped"]):
+            bad = True
+            flag = "  <-- FAILS THE RUN" + (" (skips are not allowed in this tier)" if c["skipped"] and tier != "unit" else "")
+        print(f"  {tier:<8} {c['tests']:>4} ran: {passed:>4} passed, {failed:>3} failed, {c['skipped']:>3} skipped"
+              f"  {note}{flag}")
+    print(f"  total time {time.monotonic() - t_all:.0f}s")
+    print(f"{passed_total} passed, {failed_total} failed")
+    return 1 if bad or failed_total else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
