@@ -7,7 +7,6 @@ a real Asterisk will not do on demand: drop a connection mid-call, go silent
 from __future__ import annotations
 
 import asyncio
-import re
 
 
 def block(**fields) -> bytes:

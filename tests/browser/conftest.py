@@ -148,3 +148,7 @@ def page(browser, request):
     context.close()
     if dialogs:
         pytest.fail(f"unexpected JavaScript dialog(s): {dialogs}", pytrace=False)
+
+
+# The end-to-end browser tests drive the real server and sandbox Asterisk.
+from tests.realenv import ami, sandbox, sync_server  # noqa: E402,F401  (pytest fixtures)

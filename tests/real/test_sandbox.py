@@ -17,31 +17,15 @@ import pytest
 from click.testing import CliRunner
 
 from cti.oneshot import AmiLoginFailed, AmiUnreachable, ami_action, ami_action_list, ami_ping
-from ctidesk.settings import load_settings
 from sandbox.calls import place_test_call
 from sandbox.cli import call_command, sandbox_group
-from sandbox.provision import ProvisionError
-from sandbox.runner import Sandbox, SandboxError, effective_settings
 
 pytestmark = pytest.mark.asterisk
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Sandbox:
-    sb = Sandbox(load_settings())
-    try:
-        sb.up()
-    except (ProvisionError, SandboxError) as exc:
-        pytest.fail(f"the sandbox Asterisk is not available, real-tier tests did NOT run: {exc}",
-                    pytrace=False)
-    return sb
-
-
-@pytest.fixture
-def ami(sandbox):
-    return effective_settings(sandbox.settings)
+# The `sandbox` and `ami` fixtures come from tests/realenv.py (via conftest).
 
 
 def _number() -> str:

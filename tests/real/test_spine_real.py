@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from sandbox.runner import Sandbox, set_phone
-from tests.real.conftest import call, wait_no_channels
+from tests.realenv import call, wait_no_channels
 
 pytestmark = pytest.mark.asterisk
 
