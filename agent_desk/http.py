@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, RedirectResponse
@@ -117,6 +118,12 @@ def _state(container, info) -> dict:
 @router.websocket("/ws/agent")
 async def agent_socket(websocket: WebSocket):
     container = websocket.app.state.container
+    origin = websocket.headers.get("origin")
+    if origin and urlsplit(origin).netloc != websocket.headers.get("host"):
+        # A cookie would authenticate a cross-site page too: refuse foreign origins.
+        await websocket.accept()
+        await websocket.close(code=4403, reason="cross-origin")
+        return
     user = await authenticate_websocket(websocket, ROLES)
     if user is None:
         return

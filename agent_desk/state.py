@@ -6,6 +6,8 @@ available, paused in every queue is paused, no membership is logged out.
 """
 from __future__ import annotations
 
+from cti.model import device_of
+
 PRIORITY = ("ringing", "on_call", "on_hold", "available", "paused", "unavailable")
 
 
@@ -14,6 +16,10 @@ def agent_state(model, info) -> dict:
     if not members:
         return {"type": "agent_state", "state": "logged_out", "queues": [], "paused_reason": None}
     states = {m.state for m in members}
+    # A Local-channel phone reports "in use" while it rings; the calls know better.
+    device = device_of(info.interface)
+    if any(device in c.ringing and c.answered_at is None for c in model.calls.values()):
+        states.add("ringing")
     state = next((s for s in PRIORITY if s in states), "available")
     reason = next((m.paused_reason for m in members if m.paused and m.paused_reason), None)
     return {"type": "agent_state", "state": state, "queues": sorted(m.queue for m in members),
@@ -28,7 +34,7 @@ class AgentStateNotifier:
         self.directory = directory
 
     def __call__(self, event) -> None:
-        if event.type != "agent_status_changed":
+        if event.type not in ("agent_status_changed", "call_ringing"):
             return
         username = self.directory.username_for(event.agent, event.interface)
         info = self.directory.by_username.get(username) if username else None

@@ -138,3 +138,17 @@ async def test_our_process_killed_mid_call_is_reconciled_on_restart(server, ami)
 async def test_healthz_reports_ami_down_when_asterisk_is_gone(server, ami):
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         assert (await http.get("/healthz")).json()["ami_connected"] is True
+
+
+async def test_dtmf_in_the_ivr_routes_to_sales_and_rides_on_the_pop(server, ami):
+    await set_phone(ami, "1003", answer_delay=2, talk_time=1)
+    alice, carol = [await server.desk(u) for u in ("alice", "carol")]
+    await call(ami, number(), name="Keys Two", dtmf="2", hold=10)
+    pop = await carol.next_of("screen_pop", timeout=20)
+    assert pop["call"]["queue"] == "sales"
+    main = [step for step in pop["call"]["ivr_path"] if step["node"] == "main"]
+    assert main and main[0]["digits"] == "2" and main[0]["outcome"] == "route"
+    await carol.next_of("call_ended", timeout=30)
+    assert alice.of_type("screen_pop") == []  # alice is in support only
+    for c in (alice, carol):
+        await c.close(leave_queues=True)

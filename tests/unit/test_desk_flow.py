@@ -170,3 +170,31 @@ async def test_agent_logout_removes_queue_membership(env):
     assert r.status_code == 200
     removes = [a for a in fake.actions if a.get("Action") == "QueueRemove"]
     assert [(a["Queue"], a["Interface"]) for a in removes] == [("support", "Local/1001@agents/n")]
+
+
+async def test_cross_origin_socket_is_refused_even_with_a_valid_token(env):
+    app, fake, clients = env
+    import websockets
+
+    url = app.state.base_url.replace("http", "ws") + f"/ws/agent?token={clients['alice'].token}"
+    async with websockets.connect(url, origin="http://evil.example") as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd.code == 4403
+
+
+async def test_desk_state_follows_membership_ringing_and_call(env):
+    app, fake, clients = env
+    alice = clients["alice"]
+    member = dict(Queue="support", MemberName="alice", Interface="Local/1001@agents/n",
+                  StateInterface="Local/1001@agents", Paused="0")
+    await fake.push(event("QueueMemberAdded", Status="1", **member))
+    assert (await alice.next_of("agent_state", state="available"))["queues"] == ["support"]
+    await push(fake, ring("1800000004.1", "13800138000", "Z", [("alice", "1001")]))
+    await alice.next_of("agent_state", state="ringing")
+    assert (await alice.get("/api/v1/agent/state")).json()["state"] == "ringing"
+    await push(fake, answer_and_hangup("1800000004.1", "13800138000", "Z", "alice", "1001")[:2])
+    await fake.push(event("QueueMemberStatus", Status="2", **member))
+    await alice.next_of("agent_state", state="on_call")
+    await fake.push(event("QueueMemberPause", Status="1", PausedReason="meal", **{**member, "Paused": "1"}))
+    assert (await alice.next_of("agent_state", state="paused"))["paused_reason"] == "meal"
