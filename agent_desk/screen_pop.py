@@ -7,9 +7,12 @@ waiting time), the matched customer's card or a provisional record, their
 last calls and open tickets. Agents who got a pop for a call also hear when
 it is answered (by them or someone else) and when it ends.
 
-Latency matters (the pop must beat the agent picking up): the subscriber only
-starts a task; the task awaits the per-call caller resolution shared with the
-call writer and runs two indexed queries.
+Latency matters (the pop must beat the agent picking up). The part of the pop
+that needs the database (customer, history, open tickets) is built once per
+call, as soon as the caller's number is known (``call_created`` on a trunk,
+``queue_caller_joined`` after the IVR), so by the time a phone rings it is
+usually ready; ring-all agents share it. The ring itself only adds the
+call's live fields (queue, IVR path, waiting time) and sends.
 """
 from __future__ import annotations
 
@@ -32,12 +35,22 @@ class ScreenPop:
         self.resolver = resolver
         self.directory = directory
         self.popped: dict[str, set[str]] = {}  # call_id -> usernames that got a pop
+        self.bodies: dict[str, asyncio.Task] = {}  # call_id -> the shared, database part
         self.sent = 0
         self._tasks: set[asyncio.Task] = set()
 
+    def _prefetch(self, call_id: str, number: str | None, name: str | None) -> asyncio.Task:
+        task = self.bodies.get(call_id)
+        if task is None:
+            task = self.bodies[call_id] = asyncio.create_task(self._body(call_id, number, name))
+        return task
+
     def __call__(self, event) -> None:
         t = event.type
-        if t == "call_ringing":
+        if t in ("call_created", "queue_caller_joined"):
+            if event.caller_number and getattr(event, "direction", "inbound") == "inbound":
+                self._prefetch(event.call_id, event.caller_number, event.caller_name)
+        elif t == "call_ringing":
             username = self.directory.username_for(event.agent, event.interface)
             if username is None:
                 log.info("call %s rings %s (%s): no ctidesk user behind that phone",
@@ -46,6 +59,7 @@ class ScreenPop:
             self.popped.setdefault(event.call_id, set()).add(username)
             bridge = self.c.bridge
             read_at = getattr(bridge.protocol, "read_at", None) if bridge and bridge.protocol else None
+            self._prefetch(event.call_id, event.caller_number, event.caller_name)
             task = asyncio.create_task(self._pop(event, username, read_at))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -55,6 +69,7 @@ class ScreenPop:
                                            "agent": self.directory.username_for(event.agent, event.interface)
                                            or event.agent})
         elif t == "call_ended":
+            self.bodies.pop(event.call_id, None)
             for username in self.popped.pop(event.call_id, ()):
                 self.c.hub.send(username, {"type": "call_ended", "call_id": event.call_id,
                                            "outcome": event.outcome})
@@ -63,42 +78,57 @@ class ScreenPop:
     async def _pop(self, event: ev.CallRinging, username: str, read_at: float | None) -> None:
         try:
             message = await self.build(event)
-            message["timing"] = {"ami_read_at": read_at, "sent_at": time.time()}
-            if self.c.hub.send(username, message):
-                self.sent += 1
         except Exception:
-            log.exception("screen pop for call %s to %s failed", event.call_id, username)
+            # The database part failed: the agent still sees who is calling.
+            log.exception("screen pop lookup for call %s failed; sending the bare call", event.call_id)
+            message = {"type": "screen_pop", "call": {
+                "id": event.call_id, "caller_number": event.caller_number, "caller_number_normalized": None,
+                "caller_name": event.caller_name, "called_number": event.called_number, "queue": event.queue,
+                "ivr_path": [], "waiting_s": None, "ringing_at": event.at},
+                "customer": None, "provisional_customer": None, "history": [], "open_tickets": [],
+                "lookup_failed": True}
+        message["timing"] = {"ami_read_at": read_at, "sent_at": time.time()}
+        if self.c.hub.send(username, message):
+            self.sent += 1
 
     async def build(self, event: ev.CallRinging) -> dict:
-        resolution = await self.resolver.resolve(event.call_id, event.caller_number, event.caller_name)
+        body = await self._prefetch(event.call_id, event.caller_number, event.caller_name)
         live = self.c.bridge.model.calls.get(event.call_id) if self.c.bridge else None
-        now = time.time()
         waiting_s = None
         ivr_path: list = []
         if live is not None:
             start = live.enqueued_at or live.created_at
-            waiting_s = round(max(0.0, now - start), 1)
+            waiting_s = round(max(0.0, time.time() - start), 1)
             ivr_path = list(live.ivr_path)
-        settings = self.c.settings
+        return {
+            "type": "screen_pop",
+            "call": {
+                "id": event.call_id, "caller_number": event.caller_number,
+                "caller_number_normalized": body["normalized"], "caller_name": event.caller_name,
+                "called_number": event.called_number, "queue": event.queue, "ivr_path": ivr_path,
+                "waiting_s": waiting_s, "ringing_at": event.at,
+            },
+            "customer": body["customer"],
+            "provisional_customer": body["provisional_customer"],
+            "history": body["history"],
+            "open_tickets": body["open_tickets"],
+        }
+
+    async def _body(self, call_id: str, number: str | None, name: str | None) -> dict:
+        """Who is calling, their last calls and open tickets: once per call."""
+        resolution = await self.resolver.resolve(call_id, number, name)
         async with self.c.sessionmaker() as db:
             history = await calls.history(db=db, customer_id=resolution.customer_id,
-                                          numbers=resolution.numbers, exclude_call_id=event.call_id,
-                                          limit=settings.history_limit)
+                                          numbers=resolution.numbers, exclude_call_id=call_id,
+                                          limit=self.c.settings.history_limit)
             tickets = []
             if resolution.customer_id is not None:
                 tickets = list((await db.execute(
                     select(Ticket).where(Ticket.customer_id == resolution.customer_id,
                                          Ticket.state.in_(OPEN_STATES))
                     .order_by(Ticket.created_at.desc()).limit(20))).scalars())
-        normalized = resolution.numbers[0] if resolution.numbers else None
         return {
-            "type": "screen_pop",
-            "call": {
-                "id": event.call_id, "caller_number": event.caller_number,
-                "caller_number_normalized": normalized, "caller_name": event.caller_name,
-                "called_number": event.called_number, "queue": event.queue, "ivr_path": ivr_path,
-                "waiting_s": waiting_s, "ringing_at": event.at,
-            },
+            "normalized": resolution.numbers[0] if resolution.numbers else None,
             "customer": resolution.customer,
             "provisional_customer": resolution.provisional_customer,
             "history": [_history_row(c) for c in history],
@@ -111,4 +141,3 @@ def _history_row(c) -> dict:
     d = calls.call_dict(c)
     return {k: d[k] for k in ("id", "started_at", "direction", "queue", "agent", "outcome",
                               "duration_s", "caller_number")}
-
