@@ -198,3 +198,17 @@ async def test_desk_state_follows_membership_ringing_and_call(env):
     await alice.next_of("agent_state", state="on_call")
     await fake.push(event("QueueMemberPause", Status="1", PausedReason="meal", **{**member, "Paused": "1"}))
     assert (await alice.next_of("agent_state", state="paused"))["paused_reason"] == "meal"
+
+
+async def test_a_failing_lookup_still_pops_the_bare_call(env):
+    app, fake, clients = env
+    resolver = app.state.container.services["resolver"]
+
+    async def broken(call_id, number, name):
+        raise RuntimeError("database on fire")
+
+    resolver._resolve = broken
+    await push(fake, ring("1800000005.1", "13800138000", "Zhang San", [("alice", "1001")]))
+    pop = await clients["alice"].next_of("screen_pop")
+    assert pop["lookup_failed"] is True
+    assert (pop["call"]["caller_number"], pop["call"]["caller_name"]) == ("13800138000", "Zhang San")
