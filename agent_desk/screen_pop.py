@@ -20,19 +20,16 @@ import asyncio
 import logging
 import time
 
-from sqlalchemy import select
-
 from cti import events as ev
-from cti import service as calls
-from tickets.models import OPEN_STATES, Ticket
 
 log = logging.getLogger(__name__)
 
 
 class ScreenPop:
-    def __init__(self, *, container, resolver, directory) -> None:
+    def __init__(self, *, container, resolver, directory, reader) -> None:
         self.c = container
         self.resolver = resolver
+        self.reader = reader
         self.directory = directory
         self.popped: dict[str, set[str]] = {}  # call_id -> usernames that got a pop
         self.bodies: dict[str, asyncio.Task] = {}  # call_id -> the shared, database part
@@ -117,27 +114,15 @@ class ScreenPop:
     async def _body(self, call_id: str, number: str | None, name: str | None) -> dict:
         """Who is calling, their last calls and open tickets: once per call."""
         resolution = await self.resolver.resolve(call_id, number, name)
-        async with self.c.sessionmaker() as db:
-            history = await calls.history(db=db, customer_id=resolution.customer_id,
-                                          numbers=resolution.numbers, exclude_call_id=call_id,
-                                          limit=self.c.settings.history_limit)
-            tickets = []
-            if resolution.customer_id is not None:
-                tickets = list((await db.execute(
-                    select(Ticket).where(Ticket.customer_id == resolution.customer_id,
-                                         Ticket.state.in_(OPEN_STATES))
-                    .order_by(Ticket.created_at.desc()).limit(20))).scalars())
+        history = await self.reader.history(customer_id=resolution.customer_id, numbers=resolution.numbers,
+                                            exclude_call_id=call_id, limit=self.c.settings.history_limit)
+        tickets = []
+        if resolution.customer_id is not None:
+            tickets = await self.reader.open_tickets(resolution.customer_id)
         return {
             "normalized": resolution.numbers[0] if resolution.numbers else None,
             "customer": resolution.customer,
             "provisional_customer": resolution.provisional_customer,
-            "history": [_history_row(c) for c in history],
-            "open_tickets": [{"id": t.id, "type": t.type, "state": t.state, "description": t.description,
-                              "created_at": t.created_at.isoformat()} for t in tickets],
+            "history": history,
+            "open_tickets": tickets,
         }
-
-
-def _history_row(c) -> dict:
-    d = calls.call_dict(c)
-    return {k: d[k] for k in ("id", "started_at", "direction", "queue", "agent", "outcome",
-                              "duration_s", "caller_number")}

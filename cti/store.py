@@ -24,7 +24,7 @@ import json
 import logging
 import os
 from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from typing import Callable
 
 from sqlalchemy import func, select, update
 
@@ -53,18 +53,26 @@ class _Reconcile:
         self.done = done
 
 
+class _Provisional:
+    __slots__ = ("call_id", "number", "name", "done")
+
+    def __init__(self, call_id: str, number: str, name: str | None, done: asyncio.Future) -> None:
+        self.call_id, self.number, self.name, self.done = call_id, number, name, done
+
+
 class CallStore:
     """Queue + writer task. ``enrich(row)`` may add customer/agent columns."""
 
     def __init__(self, sessionmaker, *, normalize: Callable, agent_username: Callable[[str | None, str | None], str | None],
-                 resolve_customer: Callable[[str, str | None, str | None], Awaitable[int | None]] | None = None,
+                 reader=None, country_code: str = "86",
                  journal: str | os.PathLike | None = None, batch: int = 500) -> None:
         self.sessionmaker = sessionmaker
+        self.reader = reader  # agent_desk.lookup reader: matches numbers to customers
+        self.country_code = country_code
         self.journal_path = journal
         self._journal_fd: int | None = None
         self.normalize = normalize
         self.agent_username = agent_username
-        self.resolve_customer = resolve_customer
         self.batch = batch
         self.queue: asyncio.Queue = asyncio.Queue()
         self.written = 0
@@ -72,7 +80,8 @@ class CallStore:
         self._task: asyncio.Task | None = None
         self._idle = asyncio.Event()
         self._idle.set()
-        self._customer_done: set[str] = set()
+        self._customers: dict[str, int | None] = {}  # call_id -> customer, while the call lasts
+        self._inbound: dict[str, bool] = {}
 
     PERSISTED = (ev.CallCreated, ev.CallRinging, ev.CallAnswered, ev.CallEnded,
                  ev.QueueCallerJoined, ev.QueueCallerAbandoned, ev.CallIvrCompleted)
@@ -144,6 +153,14 @@ class CallStore:
             return
         await asyncio.wait_for(self._idle.wait(), timeout)
 
+    async def create_provisional(self, call_id: str, number: str, name: str | None) -> int:
+        """The provisional customer for an unknown caller, made by this single
+        writer (idempotent per call): no second connection fights for the lock."""
+        done = asyncio.get_running_loop().create_future()
+        self._idle.clear()
+        self.queue.put_nowait(_Provisional(call_id, number, name, done))
+        return await done
+
     async def reconcile_open_calls(self, live_ids: set[str]) -> int:
         """Close rows left open by a crash or an outage; ordered after queued events."""
         done = asyncio.get_running_loop().create_future()
@@ -176,30 +193,60 @@ class CallStore:
                 self._idle.set()
 
     async def _write(self, items: list) -> None:
+        """One transaction per batch; events of one call are merged into one upsert."""
+        pending: dict[str, dict] = {}
+        settled: list[tuple[asyncio.Future, object]] = []
         async with self.sessionmaker() as db:
             insert = _dialect_insert(db.bind.dialect.name)
+
+            async def flush_rows():
+                for row in pending.values():
+                    await db.execute(_upsert(insert, row))
+                    self.written += 1
+                pending.clear()
+
             for item in items:
                 if isinstance(item, _Reconcile):
-                    n = await self._reconcile(db, item.live_ids)
-                    if not item.done.done():
-                        item.done.set_result(n)
-                    continue
-                row = self._row(item)
-                if row is None:
-                    continue
-                if self.resolve_customer and row.get("caller_number_raw") and item.call_id not in self._customer_done:
-                    customer_id = await self.resolve_customer(item.call_id, row["caller_number_raw"],
-                                                              row.get("caller_name"))
-                    if customer_id is not None:
-                        row["customer_id"] = customer_id
-                        self._customer_done.add(item.call_id)
-                if isinstance(item, ev.CallEnded):
-                    self._customer_done.discard(item.call_id)
-                await db.execute(_upsert(insert, row))
-                self.written += 1
+                    await flush_rows()
+                    settled.append((item.done, await self._reconcile(db, item.live_ids)))
+                elif isinstance(item, _Provisional):
+                    cid = await self._provisional(db, item.call_id, item.number, item.name)
+                    settled.append((item.done, cid))
+                else:
+                    row = self._row(item)
+                    if row.get("caller_number") and item.call_id not in self._customers:
+                        row["customer_id"] = await self._customer(db, item.call_id, row)
+                    old = pending.get(item.call_id)
+                    pending[item.call_id] = row if old is None else _merge(old, row)
+                    if item.type == "call_ended":
+                        self._customers.pop(item.call_id, None)
+                        self._inbound.pop(item.call_id, None)
+            await flush_rows()
             await db.commit()
+        for fut, result in settled:
+            if not fut.done():
+                fut.set_result(result)
 
-    def _row(self, e) -> dict | None:
+    async def _customer(self, db, call_id: str, row: dict) -> int | None:
+        """Match the caller; an unknown inbound caller gets a provisional record."""
+        cid = None
+        if self.reader is not None:
+            matches = await self.reader.match(row["caller_number"])
+            cid = matches[0][0] if matches else None
+        if cid is None and self._inbound.get(call_id, True) and row.get("caller_kind") not in (None, "extension"):
+            cid = await self._provisional(db, call_id, row["caller_number_raw"], row.get("caller_name"))
+        self._customers[call_id] = cid
+        return cid
+
+    async def _provisional(self, db, call_id: str, number: str, name: str | None) -> int:
+        from customers.service import get_or_create_provisional
+
+        customer = await get_or_create_provisional(db=db, number_raw=number, caller_name=name, call_id=call_id,
+                                                   country_code=self.country_code)
+        self._customers[call_id] = customer.id
+        return customer.id
+
+    def _row(self, e) -> dict:
         row: dict = {"call_id": e.call_id, "updated_at": utcnow()}
         t = e.type
         if t in ("call_created", "call_ringing", "queue_caller_joined"):
@@ -210,6 +257,7 @@ class CallStore:
             if e.caller_name is not None:
                 row["caller_name"] = e.caller_name[:128]
         if t == "call_created":
+            self._inbound[e.call_id] = e.direction == "inbound"
             row.update(created_at=_ts(e.at), direction=e.direction, channel=e.channel[:128],
                        called_number=e.called_number)
         elif t == "queue_caller_joined":
@@ -252,6 +300,14 @@ class CallStore:
             log.warning("reconciled %d call(s) left open while disconnected: %s", len(stale),
                         [c for c, _ in stale][:20])
         return len(stale)
+
+
+def _merge(old: dict, new: dict) -> dict:
+    """Fold a later event's row into an earlier one with the upsert's rules."""
+    for key, value in new.items():
+        if key not in FIRST or old.get(key) is None:
+            old[key] = value
+    return old
 
 
 def _dialect_insert(name: str):

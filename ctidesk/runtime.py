@@ -12,6 +12,7 @@ import functools
 import logging
 
 from agent_desk.directory import AgentDirectory
+from agent_desk.lookup import make_reader
 from agent_desk.screen_pop import ScreenPop
 from agent_desk.state import AgentStateNotifier
 from cti.bridge import Bridge
@@ -40,16 +41,18 @@ async def running(container, *, start_bridge: bool = True):
     model = LiveModel(bus.publish)
     container.services["model"] = model
     await refresh_directory(container)
-    resolver = CallerResolver(container.sessionmaker, country_code=settings.default_country_code)
+    reader = make_reader(settings, container.sessionmaker)
     store = CallStore(container.sessionmaker,
                       normalize=functools.partial(normalize, country_code=settings.default_country_code),
-                      agent_username=directory.username_for, resolve_customer=resolver.customer_id,
+                      agent_username=directory.username_for, reader=reader,
+                      country_code=settings.default_country_code,
                       journal=settings.state_dir / "calls.journal")
-    container.services.update(resolver=resolver, store=store)
+    resolver = CallerResolver(reader, store.create_provisional, country_code=settings.default_country_code)
+    container.services.update(resolver=resolver, store=store, reader=reader)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     store.start()
     bus.subscribe(store)
-    pop = ScreenPop(container=container, resolver=resolver, directory=directory)
+    pop = ScreenPop(container=container, resolver=resolver, directory=directory, reader=reader)
     container.services["screen_pop"] = pop
     bus.subscribe(pop)
     bus.subscribe(AgentStateNotifier(container=container, directory=directory))
@@ -80,3 +83,4 @@ async def running(container, *, start_bridge: bool = True):
         if container.bridge is not None:
             await container.bridge.stop()
         await store.stop()
+        reader.close()

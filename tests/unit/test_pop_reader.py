@@ -1,0 +1,48 @@
+"""The fast SQLite pop reader answers exactly what the ORM reader answers."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from agent_desk.lookup import OrmPopReader, SqlitePopReader, make_reader
+from cti.models import CallRecord
+from ctidesk import migrate
+from ctidesk.db import make_engine, make_sessionmaker, utcnow
+from tests.factories import make_customer, settings_for
+from tickets.models import Ticket
+
+
+async def test_sqlite_reader_matches_the_orm_reader(tmp_path):
+    settings = settings_for(tmp_path)
+    await asyncio.to_thread(migrate.upgrade, settings)
+    engine = make_engine(settings.effective_database_url)
+    sm = make_sessionmaker(engine)
+    async with sm() as db:
+        zhang = await make_customer(db, name="张三", phones=["13800138000", "010-5555-1234"], notes="VIP")
+        prov = await make_customer(db, name="", phones=["13800138000"], provisional=True, source_call_id="x")
+        start = utcnow() - timedelta(days=1)
+        for i in range(3):
+            db.add(CallRecord(call_id=f"c{i}", caller_number_raw="13800138000", caller_number="+8613800138000",
+                              customer_id=zhang.id, created_at=start + timedelta(minutes=i), queue="support",
+                              agent_username="alice", answered_at=start + timedelta(minutes=i, seconds=5),
+                              ended_at=start + timedelta(minutes=i, seconds=65), outcome="answered"))
+        db.add(Ticket(customer_id=zhang.id, type="repair", state="new", description="<b>E21</b>"))
+        db.add(Ticket(customer_id=zhang.id, type="install", state="closed", description="done"))
+        await db.commit()
+    fast = make_reader(settings, sm)
+    assert isinstance(fast, SqlitePopReader)
+    slow = OrmPopReader(sm, "86")
+    assert await fast.match("+8613800138000") == await slow.match("+8613800138000") == [
+        (zhang.id, False), (prov.id, True)]
+    assert await fast.match("+8613900000000") == []
+    assert await fast.card(zhang.id) == await slow.card(zhang.id)
+    assert (await fast.card(zhang.id))["phones"][1]["normalized"] == "+861055551234"
+    assert await fast.card(999) is None
+    kw = dict(customer_id=zhang.id, numbers=["+8613800138000"], exclude_call_id="c2", limit=10)
+    history = await fast.history(**kw)
+    assert history == await slow.history(**kw)
+    assert [h["id"] for h in history] == ["c1", "c0"] and history[0]["duration_s"] == 60
+    assert await fast.open_tickets(zhang.id) == await slow.open_tickets(zhang.id)
+    assert [t["description"] for t in await fast.open_tickets(zhang.id)] == ["<b>E21</b>"]
+    fast.close()
+    await engine.dispose()
