@@ -65,7 +65,7 @@ class CallStore:
 
     def __init__(self, sessionmaker, *, normalize: Callable, agent_username: Callable[[str | None, str | None], str | None],
                  reader=None, country_code: str = "86",
-                 journal: str | os.PathLike | None = None, batch: int = 500) -> None:
+                 journal: str | os.PathLike | None = None, batch: int = 200) -> None:
         self.sessionmaker = sessionmaker
         self.reader = reader  # agent_desk.lookup reader: matches numbers to customers
         self.country_code = country_code
@@ -80,6 +80,7 @@ class CallStore:
         self._task: asyncio.Task | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._urgent: list[_Provisional] = []
         self._customers: dict[str, int | None] = {}  # call_id -> customer, while the call lasts
         self._inbound: dict[str, bool] = {}
 
@@ -158,7 +159,9 @@ class CallStore:
         writer (idempotent per call): no second connection fights for the lock."""
         done = asyncio.get_running_loop().create_future()
         self._idle.clear()
-        self.queue.put_nowait(_Provisional(call_id, number, name, done))
+        # An agent is looking at a ringing phone: this goes ahead of queued events.
+        self._urgent.append(_Provisional(call_id, number, name, done))
+        self.queue.put_nowait(None)  # wakes the writer
         return await done
 
     async def reconcile_open_calls(self, live_ids: set[str]) -> int:
@@ -176,6 +179,12 @@ class CallStore:
             items = [item]
             while len(items) < self.batch and not self.queue.empty():
                 items.append(self.queue.get_nowait())
+            items = self._urgent + [i for i in items if i is not None]
+            self._urgent = []
+            if not items:  # wake-ups whose urgent work an earlier batch already did
+                if self.queue.empty():
+                    self._idle.set()
+                continue
             try:
                 await self._write(items)
             except Exception:
@@ -200,9 +209,10 @@ class CallStore:
             insert = _dialect_insert(db.bind.dialect.name)
 
             async def flush_rows():
-                for row in pending.values():
-                    await db.execute(_upsert(insert, row))
-                    self.written += 1
+                if pending:
+                    await db.execute(_upsert_many(insert), [
+                        {c: row.get(c) for c in COLUMNS} for row in pending.values()])
+                    self.written += len(pending)
                 pending.clear()
 
             for item in items:
@@ -305,7 +315,7 @@ class CallStore:
 def _merge(old: dict, new: dict) -> dict:
     """Fold a later event's row into an earlier one with the upsert's rules."""
     for key, value in new.items():
-        if key not in FIRST or old.get(key) is None:
+        if value is not None and (key not in FIRST or old.get(key) is None):
             old[key] = value
     return old
 
@@ -318,10 +328,20 @@ def _dialect_insert(name: str):
     return insert
 
 
-def _upsert(insert, row: dict):
-    stmt = insert(CallRecord).values(**row)
-    table = CallRecord.__table__.c
-    set_ = {c: func.coalesce(table[c], stmt.excluded[c]) for c in FIRST if c in row}
-    set_.update({c: stmt.excluded[c] for c in LATEST if c in row})
-    set_["updated_at"] = stmt.excluded.updated_at
-    return stmt.on_conflict_do_update(index_elements=["call_id"], set_=set_)
+COLUMNS = ("call_id", "updated_at") + FIRST + LATEST
+_UPSERTS: dict = {}
+
+
+def _upsert_many(insert):
+    """One statement for every row shape: absent values are NULL and COALESCE
+    keeps what is stored (first columns) or takes the newest non-NULL value
+    (latest columns), so a batch goes to the database as one executemany."""
+    stmt = _UPSERTS.get(insert)
+    if stmt is None:
+        base = insert(CallRecord)
+        table = CallRecord.__table__.c
+        set_ = {c: func.coalesce(table[c], base.excluded[c]) for c in FIRST}
+        set_.update({c: func.coalesce(base.excluded[c], table[c]) for c in LATEST})
+        set_["updated_at"] = base.excluded.updated_at
+        stmt = _UPSERTS[insert] = base.on_conflict_do_update(index_elements=["call_id"], set_=set_)
+    return stmt
