@@ -98,7 +98,7 @@ async def _connect(settings, timeout: float) -> _OneShotManager:
     if not settings.ami_secret:
         raise AmiLoginFailed(
             f"no AMI secret configured for user {settings.ami_user!r} "
-            "(set CTIDESK_AMI_SECRET, or run `ctidesk sandbox up` to generate <state_dir>/sandbox/ami.secret)"
+            "(set CTIDESK_AMI_SECRET, or run `ctidesk sandbox up` to generate the sandbox secret)"
         )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

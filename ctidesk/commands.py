@@ -70,7 +70,7 @@ def demo_command(no_sandbox: bool) -> None:
     click.echo("")
     click.echo(f"  Agent desk:   {base}/desk")
     click.echo(f"  Health:       {base}/healthz")
-    click.echo("  Logins (kept in var/demo-logins.txt):")
+    click.echo(f"  Logins (kept in {settings.state_dir / 'demo-logins.txt'}):")
     for username, role, password, ext in logins:
         click.echo(f"    {username:<12} {role:<11} password {password:<22} extension {ext or '-'}")
     click.echo("  Place a test call:  ctidesk call --from 13800138000 --name 'Zhang San'")

@@ -6,8 +6,11 @@ variable named ``CTIDESK_`` plus the field name in upper case, e.g.
 ``CTIDESK_DATABASE_URL`` or ``CTIDESK_AMI_SECRET``.
 
 The AMI secret is special: when neither the file nor the environment set it, the
-secret the sandbox generated (``<state_dir>/sandbox/ami.secret``) is used, so the
-embedded default needs no configuration at all. Secrets are excluded from
+secret the sandbox generated is used, so the embedded default needs no
+configuration at all. That secret lives beside the sandbox's Asterisk root
+(``~/.cache/ctidesk/asterisk-sid.state/ami.secret``), not in a state dir: there is
+one sandbox Asterisk per machine, and two state dirs with two secrets would
+take turns locking each other out. Secrets are excluded from
 ``repr`` so they never reach a log line by accident.
 """
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Settings:
     agent_interface_template: str = "Local/{extension}@agents/n"
     agent_state_interface_template: str = "Local/{extension}@agents"
     log_level: str = "INFO"
+    sandbox_root: Path | None = None  # default ~/.cache/ctidesk/asterisk-sid
 
     @property
     def effective_database_url(self) -> str:
@@ -60,6 +64,20 @@ class Settings:
     @property
     def effective_recordings_dir(self) -> Path:
         return self.recordings_dir or (self.state_dir / "recordings")
+
+    @property
+    def effective_sandbox_root(self) -> Path:
+        return (self.sandbox_root or Path.home() / ".cache" / "ctidesk" / "asterisk-sid").expanduser().absolute()
+
+    @property
+    def sandbox_state_dir(self) -> Path:
+        """The sandbox's pid, lock and secret: one per machine, like the root."""
+        root = self.effective_sandbox_root
+        return root.with_name(root.name + ".state")
+
+    @property
+    def sandbox_secret_file(self) -> Path:
+        return self.sandbox_state_dir / "ami.secret"
 
     def agent_interface(self, extension: str) -> str:
         return self.agent_interface_template.format(extension=extension)
@@ -121,10 +139,8 @@ def load_settings(path: Path | str | None = None, env: dict | None = None) -> Se
     settings = Settings(**kwargs)
     if not settings.state_dir.is_absolute():
         settings = settings.with_(state_dir=PROJECT_ROOT / settings.state_dir)
-    if not settings.ami_secret:
-        secret_file = settings.state_dir / "sandbox" / "ami.secret"
-        if secret_file.exists():
-            settings = settings.with_(ami_secret=secret_file.read_text().strip())
+    if not settings.ami_secret and settings.sandbox_secret_file.exists():
+        settings = settings.with_(ami_secret=settings.sandbox_secret_file.read_text().strip())
     if not settings.secret_key:
         settings = settings.with_(secret_key=_persistent_secret_key(settings.state_dir))
     return settings

@@ -22,6 +22,8 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
+from ctidesk.settings import Settings
+
 MARKER = ".ctidesk-provisioned"
 SUITE = "sid"
 PACKAGES = ("asterisk", "asterisk-core-sounds-en-wav")
@@ -39,10 +41,8 @@ class ProvisionError(RuntimeError):
 
 def default_root(env: dict | None = None) -> Path:
     env = os.environ if env is None else env
-    override = env.get("CTIDESK_SANDBOX_ROOT")
-    if override:
-        return Path(override).expanduser().absolute()
-    return Path.home() / ".cache" / "ctidesk" / "asterisk-sid"
+    return Settings(sandbox_root=Path(env["CTIDESK_SANDBOX_ROOT"]) if env.get("CTIDESK_SANDBOX_ROOT")
+                    else None).effective_sandbox_root
 
 
 def partial_path(root: Path) -> Path:

@@ -2,7 +2,7 @@
 
 Asterisk runs from the cached Debian sid root (see :mod:`sandbox.provision`)
 with ``chroot <root> asterisk -F`` and shares the host's loopback. State kept
-outside the root, in ``<settings.state_dir>/sandbox/``:
+outside the root, in ``<root>.state/`` beside it:
 
 * ``ami.secret``   — the AMI secret, generated once (mode 0600); ``load_settings``
   reads it when no secret is configured;
@@ -79,11 +79,13 @@ def run_sync(coro):
 # ---------------------------------------------------------------- state files
 
 def state_dir(settings: Settings) -> Path:
-    return Path(settings.state_dir) / "sandbox"
+    """Beside the machine-wide sandbox root (not in a project state dir): one
+    sandbox Asterisk per machine, so one pid file, one lock, one secret."""
+    return settings.sandbox_state_dir
 
 
 def secret_file(settings: Settings) -> Path:
-    return state_dir(settings) / "ami.secret"
+    return settings.sandbox_secret_file
 
 
 def pid_file(settings: Settings) -> Path:

@@ -2,7 +2,7 @@
 """Record a raw AMI wire trace.
 
     tools/capture_trace.py HOST PORT USER SECRET OUT --seconds N
-    tools/capture_trace.py 127.0.0.1 5038 cti @var/sandbox/ami.secret out.ami --seconds 20
+    tools/capture_trace.py 127.0.0.1 5038 cti @~/.cache/ctidesk/asterisk-sid.state/ami.secret out.ami --seconds 20
     tools/capture_trace.py 127.0.0.1 5038 cti - out.ami --seconds 20       # '-': the sandbox's secret file
 
 Logs in with ``Events: on`` and writes exactly the blocks Asterisk sends
@@ -10,7 +10,7 @@ Logs in with ``Events: on`` and writes exactly the blocks Asterisk sends
 banner and the login's own response are left out unless ``--keep-login``.
 
 SECRET is the secret itself, ``@FILE`` to read it from a file, or ``-`` for
-``<state_dir>/sandbox/ami.secret`` (prefer the file forms: a secret on the
+the sandbox secret file (``Settings.sandbox_secret_file``) (prefer the file forms: a secret on the
 command line shows in ``ps``).
 
 ``--scenario NAME`` (with ``-`` or any OUT) instead drives one of the recorded
@@ -37,7 +37,7 @@ def read_secret(arg: str) -> str:
         settings = load_settings()
         if settings.ami_secret:
             return settings.ami_secret
-        path = Path(settings.state_dir) / "sandbox" / "ami.secret"
+        path = settings.sandbox_secret_file
         try:
             return path.read_text(encoding="utf-8").strip()
         except OSError as exc:

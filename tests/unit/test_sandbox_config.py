@@ -169,10 +169,11 @@ def test_every_template_renders_completely(settings):
 # ------------------------------------------------------------------ secrets
 
 def test_secret_generated_once_private_and_not_in_repr(tmp_path):
-    env = {"CTIDESK_CONFIG": str(tmp_path / "none.toml"), "CTIDESK_STATE_DIR": str(tmp_path / "st")}
+    env = {"CTIDESK_CONFIG": str(tmp_path / "none.toml"), "CTIDESK_STATE_DIR": str(tmp_path / "st"),
+           "CTIDESK_SANDBOX_ROOT": str(tmp_path / "root")}
     before = load_settings(env=env)
     secret = ensure_secret(before)
-    path = tmp_path / "st" / "sandbox" / "ami.secret"
+    path = tmp_path / "root.state" / "ami.secret"
     assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(secret) >= 32
     assert ensure_secret(before) == secret  # stable
@@ -184,9 +185,9 @@ def test_secret_generated_once_private_and_not_in_repr(tmp_path):
 
 def test_configured_secret_wins(tmp_path):
     env = {"CTIDESK_CONFIG": str(tmp_path / "none.toml"), "CTIDESK_STATE_DIR": str(tmp_path / "st"),
-           "CTIDESK_AMI_SECRET": "from-env"}
+           "CTIDESK_SANDBOX_ROOT": str(tmp_path / "root"), "CTIDESK_AMI_SECRET": "from-env"}
     assert ensure_secret(load_settings(env=env)) == "from-env"
-    assert not (tmp_path / "st" / "sandbox" / "ami.secret").exists()
+    assert not (tmp_path / "root.state" / "ami.secret").exists()
 
 
 # ------------------------------------------------------------------ asterisk-config
