@@ -18,6 +18,14 @@ def event(name: str, **fields) -> bytes:
     return block(Event=name, **fields)
 
 
+def event_list(aid: str, item: str, rows: list[dict], complete: str) -> bytes:
+    """A list action's answer: Success + EventList start, the items, the Complete event."""
+    out = block(Response="Success", ActionID=aid, EventList="start", Message="Events will follow")
+    for row in rows:
+        out += event(item, ActionID=aid, **row)
+    return out + event(complete, ActionID=aid, EventList="Complete", ListItems=str(len(rows)))
+
+
 class FakeAMI:
     def __init__(self, *, secret: str = "s3cret") -> None:
         self.secret = secret
@@ -86,23 +94,11 @@ class FakeAMI:
                     if self.answer_ping:
                         writer.write(block(Response="Success", ActionID=aid, Ping="Pong"))
                 elif name == "coreshowchannels":
-                    writer.write(block(Response="Success", ActionID=aid, EventList="start",
-                                       Message="Channels will follow"))
-                    for row in self.channels:
-                        writer.write(event("CoreShowChannel", ActionID=aid, **row))
-                    writer.write(event("CoreShowChannelsComplete", ActionID=aid, EventList="Complete",
-                                       ListItems=str(len(self.channels))))
+                    writer.write(event_list(aid, "CoreShowChannel", self.channels, "CoreShowChannelsComplete"))
                 elif name == "queuestatus":
-                    writer.write(block(Response="Success", ActionID=aid, EventList="start",
-                                       Message="Queue status will follow"))
-                    for row in self.members:
-                        writer.write(event("QueueMember", ActionID=aid, **row))
-                    writer.write(event("QueueStatusComplete", ActionID=aid, EventList="Complete",
-                                       ListItems=str(len(self.members))))
+                    writer.write(event_list(aid, "QueueMember", self.members, "QueueStatusComplete"))
                 elif name == "queuesummary":
-                    writer.write(block(Response="Success", ActionID=aid, EventList="start",
-                                       Message="Queue summary will follow"))
-                    writer.write(event("QueueSummaryComplete", ActionID=aid, EventList="Complete", ListItems="0"))
+                    writer.write(event_list(aid, "QueueSummary", [], "QueueSummaryComplete"))
                 elif name == "originate":
                     pass  # never answered: the test drops the connection meanwhile
                 else:

@@ -2,7 +2,6 @@ import asyncio
 import json
 import time
 
-import httpx
 import jwt
 import pytest
 from click.testing import CliRunner
@@ -40,19 +39,6 @@ async def app(tmp_path):
     app = add_test_routes(await make_app(tmp_path))
     yield app
     await app.state.container.engine.dispose()
-
-
-@pytest.fixture
-async def client(app):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://test") as c:
-        yield c
-
-
-@pytest.fixture
-async def db(app):
-    async with app.state.container.sessionmaker() as session:
-        yield session
 
 
 @pytest.fixture

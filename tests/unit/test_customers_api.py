@@ -1,6 +1,5 @@
 import json
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -15,19 +14,6 @@ async def app(tmp_path):
     app = await make_app(tmp_path)
     yield app
     await app.state.container.engine.dispose()
-
-
-@pytest.fixture
-async def client(app):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://test") as c:
-        yield c
-
-
-@pytest.fixture
-async def db(app):
-    async with app.state.container.sessionmaker() as session:
-        yield session
 
 
 @pytest.fixture
