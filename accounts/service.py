@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import AuditLog, User
 from accounts.security import ROLES, hash_password, needs_rehash, verify_password
-from ctidesk.settings import Settings
 
 USERNAME_RE = re.compile(r"[a-z0-9_.-]{2,32}")
 QUEUE_RE = re.compile(r"[a-z0-9_-]{1,32}")
@@ -108,13 +107,6 @@ async def authenticate(*, db: AsyncSession, username: str, password: str) -> Use
         user.password_hash = hash_password(password)
         await db.flush()
     return user
-
-
-async def users_by_interface(*, db: AsyncSession, settings: Settings) -> dict[str, str]:
-    """Asterisk member interface -> username, for every active user with an extension."""
-    rows = await db.execute(select(User.username, User.extension).where(
-        User.active.is_(True), User.extension.is_not(None)).order_by(User.id))
-    return {settings.agent_interface(ext): username for username, ext in rows if ext}
 
 
 def _scrub(value: Any) -> Any:

@@ -58,9 +58,6 @@ class AgentHub:
     def is_connected(self, username: str) -> bool:
         return bool(self._by_user.get(username))
 
-    def connected_users(self) -> list[str]:
-        return list(self._by_user)
-
     def send(self, username: str, message: dict) -> int:
         """Queue ``message`` for every socket of ``username``; returns how many."""
         conns = self._by_user.get(username)

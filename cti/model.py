@@ -140,10 +140,6 @@ class Call:
         self.abandoned = False
         self.synthetic = False  # rebuilt by a resync rather than seen from its start
 
-    def snapshot(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__ if name != "channels"} | {
-            "channels": dict(self.channels), "ringing": dict(self.ringing), "ivr_path": list(self.ivr_path)}
-
 
 class Member:
     """An agent's membership of one queue, as app_queue reports it."""

@@ -25,9 +25,6 @@ class _NullTransport:
     def abort(self) -> None:
         pass
 
-    def get_extra_info(self, *a, **k):
-        return None
-
 
 def json_trace_to_wire(events: list[dict]) -> bytes:
     """cacofonisk-style JSON traces (a list of event dicts) as AMI wire bytes."""

@@ -289,17 +289,22 @@ async def test_password_is_hashed_with_argon2id(db):
     assert PASSWORD not in user.password_hash and PASSWORD not in repr(user)
 
 
-async def test_users_by_interface(db, settings):
+async def test_agent_directory_maps_phones_to_active_agents(app, db, settings):
+    from agent_desk.directory import AgentDirectory
+
     await make_user(db, username="a1", extension="1001", queues="sales,support")
     await make_user(db, username="a2", extension="1002")
     await make_user(db, username="sup", role="supervisor")
     off = await make_user(db, username="off", extension="1003")
     off.active = False
     await db.commit()
-    assert await service.users_by_interface(db=db, settings=settings) == {
-        "Local/1001@agents/n": "a1", "Local/1002@agents/n": "a2"}
-    a1 = await service.get_by_username(db=db, username="a1")
-    assert a1.queue_list == ["sales", "support"]
+    directory = AgentDirectory(settings)
+    await directory.refresh(app.state.container.sessionmaker)
+    assert directory.device_names() == {"Local/1001@agents": "a1", "Local/1002@agents": "a2"}
+    assert directory.username_for(None, "Local/1001@agents-0000002a;1") == "a1"
+    assert directory.username_for("a2", None) == "a2"
+    assert directory.username_for("Agent 1003", "Local/1003@agents/n") is None
+    assert directory.by_username["a1"].queues == ("sales", "support")
 
 
 async def test_audit_redacts_secret_keys(app, db):
