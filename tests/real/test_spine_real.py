@@ -67,6 +67,9 @@ async def test_pop_reaches_the_ringing_agent_before_answer(server, ami):
     assert ended["outcome"] == "answered"
     await alice.close(leave_queues=True)
     await sam.close()
+    log = server.log.read_text(errors="replace")
+    assert "/ws/agent?token=[redacted]" in log  # the request line is logged, its token is not
+    assert alice.token not in log and sam.token not in log
 
 
 async def test_ring_all_pops_every_ringing_agent_and_nobody_else(server, ami):
