@@ -74,9 +74,15 @@ def create_app(settings: Settings, *, start_bridge: bool = True) -> FastAPI:
     from agent_desk.http import router as desk_router
     from cti.http import router as cti_router
     from customers.http import router as customers_router
+    from tickets.http import router as tickets_router
+    from tickets.http_callbacks import router as callbacks_router
+    from tickets.http_dispatch import router as dispatch_router
 
     app.include_router(accounts_router)
     app.include_router(customers_router)
     app.include_router(cti_router)
     app.include_router(desk_router)
+    app.include_router(tickets_router)
+    app.include_router(dispatch_router)
+    app.include_router(callbacks_router)
     return app
