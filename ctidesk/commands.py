@@ -132,9 +132,10 @@ def replay_command(trace: str, as_json: bool, agent_device: tuple[str, ...]) -> 
 
 def register(group: click.Group) -> None:
     from accounts.cli import user_group
+    from customers.cli import export_group, import_group
     from sandbox.cli import asterisk_config_command, call_command, sandbox_group
 
     for cmd in (serve_command, demo_command, db_group, replay_command, user_group, sandbox_group,
-                call_command, asterisk_config_command):
+                call_command, asterisk_config_command, import_group, export_group):
         group.add_command(cmd)
 

@@ -21,6 +21,7 @@ from cti.store import CallStore
 from customers.phone import normalize
 from customers.resolver import CallerResolver
 from ivr.agi import FastAGIServer
+from tickets.sla import SlaScheduler
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ async def running(container, *, start_bridge: bool = True):
     container.services["screen_pop"] = pop
     bus.subscribe(pop)
     bus.subscribe(AgentStateNotifier(container=container, directory=directory))
+    sla = SlaScheduler(container.sessionmaker, bus)  # one per database: ticket_sla_warning/breached
+    container.services["sla"] = sla
+    sla.start()
     agi = None
     reconciles: set[asyncio.Task] = set()
 
@@ -78,6 +82,7 @@ async def running(container, *, start_bridge: bool = True):
     try:
         yield
     finally:
+        await sla.stop()
         if agi is not None:
             await agi.stop()
         if container.bridge is not None:
