@@ -32,7 +32,7 @@ UNKNOWN = ("", "<unknown>", "<Unknown>", "unknown")
 
 # Queue member device status codes (app_queue / devicestate.h).
 MEMBER_STATES = {
-    "0": "unavailable",  # AST_DEVICE_UNKNOWN: treat as not reachable
+    "0": "available",  # AST_DEVICE_UNKNOWN: app_queue still rings it (a fresh Local device is "unknown")
     "1": "available",
     "2": "on_call",
     "3": "on_call",  # busy

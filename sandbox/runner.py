@@ -368,6 +368,9 @@ class Sandbox:
             return lines
 
     def _start(self, ami: Settings, lines: list[str]) -> None:
+        end = time.monotonic() + 10.0
+        while _port_open(ami.ami_host, int(ami.ami_port)) and time.monotonic() < end:
+            time.sleep(0.2)  # a just-stopped Asterisk may still be releasing the port
         if _port_open(ami.ami_host, int(ami.ami_port)):
             raise SandboxError(
                 f"something that is not the sandbox Asterisk already listens on "
@@ -461,12 +464,15 @@ class Sandbox:
             return lines
 
     def _wait_exit(self, pid: int, timeout: float) -> bool:
+        """Wait until the process is gone. ``pid_alive``, not ``is_sandbox_asterisk``:
+        an exiting process loses /proc/<pid>/exe before it closes its sockets, so
+        the identity check turns false while AMI's port is still bound."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if not is_sandbox_asterisk(pid, self.root):
+            if not pid_alive(pid):
                 return True
             time.sleep(0.1)
-        return not is_sandbox_asterisk(pid, self.root)
+        return not pid_alive(pid)
 
     def restart(self, timeout: float = START_TIMEOUT) -> list[str]:
         return self.down() + self.up(timeout=timeout)

@@ -188,3 +188,10 @@ def test_asterisk_c_escaped_caller_name_is_unescaped():
     data = (b"Event: Newchannel\r\nChannel: PJSIP/t-00000001\r\nUniqueid: 9.2\r\nLinkedid: 9.2\r\n"
             b"CallerIDNum: 13800138000\r\nCallerIDName: O\\'Brien\\? \\\"boss\\\"\r\n\r\n")
     assert replay(data)[0].caller_name == "O'Brien? \"boss\""
+
+
+def test_member_with_unknown_device_state_is_available():
+    """A freshly started Asterisk reports Local devices as Status 0 (unknown); app_queue rings them."""
+    data = (b"Event: QueueMemberAdded\r\nQueue: support\r\nMemberName: alice\r\nInterface: Local/1001@agents/n\r\n"
+            b"StateInterface: Local/1001@agents\r\nStatus: 0\r\nPaused: 0\r\nPausedReason: \r\n\r\n")
+    assert [e.state for e in replay(data)] == ["available"]
