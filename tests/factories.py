@@ -67,3 +67,14 @@ def bearer(settings: Settings, user) -> dict:
     from accounts.security import issue_token
 
     return {"Authorization": f"Bearer {issue_token(settings, user)}"}
+
+
+async def quick_user(db, username: str, role: str):
+    """A user who never logs in with a password: skips argon2, which dominates setup time."""
+    from accounts.models import User
+
+    user = User(username=username, password_hash=f"unused-{username}", role=role,
+                display_name=username, active=True)
+    db.add(user)
+    await db.commit()
+    return user

@@ -6,28 +6,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from accounts.models import AuditLog, User
+from accounts.models import AuditLog
+from tests.factories import bearer, make_customer, quick_user
 from tickets import callbacks, hooks, sla
 from tickets.models import Callback, Ticket, TicketHistory
-from tests.factories import bearer, make_app, make_customer
 
 UTC = timezone.utc
-
-
-async def quick_user(db, username: str, role: str) -> User:
-    """A user who never logs in with a password: skips argon2, which dominates setup time."""
-    user = User(username=username, password_hash=f"unused-{username}", role=role,
-                display_name=username, active=True)
-    db.add(user)
-    await db.commit()
-    return user
-
-
-@pytest.fixture
-async def app(tmp_path):
-    app = await make_app(tmp_path)
-    yield app
-    await app.state.container.engine.dispose()
 
 
 @pytest.fixture

@@ -6,14 +6,7 @@ from sqlalchemy import func, select
 from accounts.models import AuditLog
 from customers import service
 from customers.models import Customer, CustomerPhone
-from tests.factories import bearer, make_app, make_customer, make_user
-
-
-@pytest.fixture
-async def app(tmp_path):
-    app = await make_app(tmp_path)
-    yield app
-    await app.state.container.engine.dispose()
+from tests.factories import bearer, make_customer, make_user
 
 
 @pytest.fixture

@@ -10,17 +10,10 @@ from accounts.models import AuditLog
 from cti.models import CallRecord
 from customers import service
 from customers.models import Customer, CustomerPhone, CustomerProduct, CustomerTag
-from tests.factories import bearer, make_app, make_customer, make_user
+from tests.factories import bearer, make_customer, make_user
 from tickets.models import Callback, Ticket
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-async def app(tmp_path):
-    app = await make_app(tmp_path)
-    yield app
-    await app.state.container.engine.dispose()
 
 
 @pytest.fixture
@@ -428,7 +421,7 @@ async def test_merge_refusals(app, client, db, users, duplicates):
     assert r.status_code == 403  # agents merge only provisional records
     r = await client.post(f"/api/v1/customers/{known.id}/merge", headers=sup, json={"from_id": 9999})
     assert r.status_code == 404
-    r = await client.post(f"/api/v1/customers/9999/merge", headers=sup, json={"from_id": other.id})
+    r = await client.post("/api/v1/customers/9999/merge", headers=sup, json={"from_id": other.id})
     assert r.status_code == 404
     r = await client.post(f"/api/v1/customers/{known.id}/merge", headers=sup, json={"from_id": "x"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "from_id"]

@@ -17,13 +17,6 @@ from ctidesk.db import Base, make_engine, make_sessionmaker
 from tests.factories import SECRET_KEY, import_models, make_app
 
 
-@pytest.fixture
-async def app(tmp_path):
-    app = await make_app(tmp_path)
-    yield app
-    await app.state.container.engine.dispose()
-
-
 def write_csv(path, rows, encoding="utf-8"):
     with open(path, "w", newline="", encoding=encoding) as f:
         csv.writer(f).writerows(rows)

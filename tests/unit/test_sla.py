@@ -12,7 +12,7 @@ from tickets.models import Ticket, TicketHistory
 from tickets.sla import (BusinessCalendar, Span, SlaConfigError, TicketSlaBreached,
                          TicketSlaWarning, add_business_days, add_business_time,
                          business_time_between, load_policy, parse_span)
-from tests.factories import make_app, make_customer
+from tests.factories import make_customer
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc
@@ -245,13 +245,6 @@ def test_missing_file(tmp_path):
 
 
 # --- due times on tickets -----------------------------------------------------------
-
-@pytest.fixture
-async def app(tmp_path):
-    app = await make_app(tmp_path)
-    yield app
-    await app.state.container.engine.dispose()
-
 
 @pytest.fixture
 async def customer(db):

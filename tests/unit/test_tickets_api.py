@@ -6,17 +6,10 @@ from sqlalchemy import func, select
 from accounts.models import AuditLog
 from tickets import hooks, service
 from tickets.models import ServiceSite, Technician, Ticket, TicketCall, TicketHistory
-from tests.factories import bearer, make_app, make_customer, make_user
+from tests.factories import bearer, make_customer, make_user
 
 OWN_KINDS = ("created", "field", "transition", "comment", "link")  # other packages add others
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
-
-
-@pytest.fixture
-async def app(tmp_path):
-    app = await make_app(tmp_path)
-    yield app
-    await app.state.container.engine.dispose()
 
 
 @pytest.fixture
