@@ -66,8 +66,11 @@ export class ApiError extends Error {
  * Call the JSON API. With auth (the default) the bearer token is sent and a
  * 401 ends the session (back to /login). Throws ApiError on failure.
  */
-export async function apiRequest(path, { method = 'POST', body, auth = true, timeoutMs = 15000 } = {}) {
+export async function apiRequest(path, {
+  method = 'POST', body, auth = true, timeoutMs = 15000, lang = null,
+} = {}) {
   const headers = { Accept: 'application/json' };
+  if (lang) headers['Accept-Language'] = lang;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (auth) {
     const token = getToken();

@@ -11,6 +11,9 @@ import {
 import {
   ApiError, apiRequest, getStoredUser, getToken, goToLogin, isLeaving, storeUser,
 } from '/static/api.js';
+import {
+  buildAttach, buildNewTicket, initMyWork, newPopWork, popTickets, renderMyWork,
+} from '/static/work.js';
 
 const RECONNECT_MAX_MS = 10000;
 const WS_BAD_TOKEN = 4401;
@@ -297,6 +300,7 @@ function onScreenPop(msg) {
     outcome: prev ? prev.outcome : null,
     receivedAt: Date.now(),
     frozenWait: prev ? prev.frozenWait : null,
+    work: prev ? prev.work : newPopWork(msg),
   };
   renderPop();
 }
@@ -480,8 +484,14 @@ function buildHistory(msg) {
   return box;
 }
 
-function buildTickets(msg) {
-  const tickets = Array.isArray(msg.open_tickets) ? msg.open_tickets.filter(isObj) : [];
+function workCtx(p) {
+  return { msg: p.msg, work: p.work, user: () => state.user || {}, rerender: renderPop };
+}
+
+function buildTickets(p) {
+  const { msg } = p;
+  const ctx = workCtx(p);
+  const tickets = popTickets(msg, p.work);
   const box = panel('panel-tickets', 'pop-tickets', t('pop.tickets'),
     tickets.length ? t('pop.tickets_count', { n: tickets.length }) : null);
   if (!tickets.length) {
@@ -497,7 +507,8 @@ function buildTickets(msg) {
         el('span', { className: 'chip chip-state', attrs: { 'data-state': str(tk.state) },
           text: tv('ticket.state', str(tk.state)) }),
         el('span', { className: 'ticket-date', text: t('ticket.created', { when: fmtDateTime(tk.created_at) }) })),
-      el('p', { className: 'ticket-desc', text: str(tk.description) || t('value.none') })));
+      el('p', { className: 'ticket-desc', text: str(tk.description) || t('value.none') }),
+      buildAttach(ctx, tk)));
   }
   box.appendChild(list);
   return box;
@@ -541,7 +552,7 @@ function buildPop(p) {
   buildIvr(call),
   el('div', { className: 'pop-grid' },
     buildCustomerPanel(msg),
-    el('div', { className: 'pop-side' }, buildHistory(msg), buildTickets(msg))));
+    el('div', { className: 'pop-side' }, buildNewTicket(workCtx(p)), buildHistory(msg), buildTickets(p))));
 }
 
 function renderPop() {
@@ -559,6 +570,7 @@ function renderPop() {
 function renderAll() {
   renderHeader();
   renderPop();
+  renderMyWork();
 }
 
 // ---- boot --------------------------------------------------------------------
@@ -591,6 +603,7 @@ function init() {
     if (state.pop && state.pop.frozenWait === null) updateWaiting();
   }, 1000);
 
+  initMyWork(byTestId('my-work'));
   renderAll();
   document.documentElement.classList.add('ready');
   connect();

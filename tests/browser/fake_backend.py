@@ -4,7 +4,12 @@ It serves the real static files at the same routes as the real backend
 (``/`` -> ``/desk``, ``/login``, ``/desk``, ``/static/...``) with the same
 Content-Security-Policy, and implements just enough of the API and websocket
 contract for the page: ``POST /api/v1/auth/login``, ``POST /api/v1/agent/login``,
-``POST /api/v1/agent/logout`` and ``WS /ws/agent?token=...``.
+``POST /api/v1/agent/logout``, ``WS /ws/agent?token=...``, and the tickets and
+callbacks endpoints the desk uses (``POST /api/v1/tickets``,
+``GET /api/v1/tickets?assignee=me&open=true``, ``GET /api/v1/tickets/{id}``,
+``POST /api/v1/tickets/{id}/calls``, ``GET /api/v1/callbacks?assignee=me&state=pending``,
+``POST /api/v1/callbacks/{id}/result``). Those record every request in
+``api_requests`` as ``(method, path, json body, Accept-Language, username)``.
 
 Tests drive it from their own thread: ``push()`` sends a message to every
 connected desk socket, ``close_sockets()`` drops them (as a server restart
@@ -81,6 +86,35 @@ class FakeBackend:
         self.agent_states: dict[str, dict[str, Any]] = {
             name: {"state": "logged_out", "queues": [], "paused_reason": None} for name in USERS
         }
+        self.api_requests: list[tuple[str, str, Any, str | None, str | None]] = []
+        self.tickets: dict[int, dict[str, Any]] = {}  # id -> ticket (with "calls")
+        self.callbacks: dict[int, dict[str, Any]] = {}  # id -> callback card
+        self.next_ticket_id = 100
+
+    def add_ticket(self, **kw: Any) -> dict[str, Any]:
+        tid = kw.pop("id", None) or self.next_ticket_id
+        self.next_ticket_id = max(self.next_ticket_id, tid + 1)
+        ticket = {"id": tid, "customer_id": 7, "type": "repair", "state": "new", "priority": "normal",
+                  "description": "", "product_model": None, "address": None, "assignee": None,
+                  "call_id": None, "version": 1, "created_at": "2024-05-02T09:00:00Z",
+                  "updated_at": "2024-05-02T09:00:00Z", "calls": []}
+        ticket.update(kw)
+        self.tickets[tid] = ticket
+        return ticket
+
+    def add_callback(self, **kw: Any) -> dict[str, Any]:
+        cid = kw.pop("id", None) or (max(self.callbacks, default=0) + 1)
+        cb = {"id": cid, "ticket_id": None, "customer_id": 7, "customer_name": "Zhang Wei",
+              "reason": "Follow up", "state": "pending", "assignee": "alice",
+              "due_at": "2024-05-03T09:00:00Z", "attempts": 0, "outcome": None, "satisfaction": None,
+              "notes": None, "call_id": None, "created_at": "2024-05-02T09:00:00Z", "done_at": None,
+              "overdue": False}
+        cb.update(kw)
+        self.callbacks[cid] = cb
+        return cb
+
+    def requests_to(self, method: str, path: str) -> list[tuple]:
+        return [r for r in self.api_requests if r[0] == method and r[1] == path]
 
     # ---- app -------------------------------------------------------------------
 
@@ -161,6 +195,114 @@ class FakeBackend:
             self.agent_states[user["username"]] = st
             await self._broadcast({"type": "agent_state", **st})
             return {"queues": [], "state": "logged_out"}
+
+        async def record(request: Request, user) -> Any:
+            body = None
+            if request.method == "POST":
+                try:
+                    body = await request.json()
+                except ValueError:
+                    body = None
+            self.api_requests.append((request.method, request.url.path, body,
+                                      request.headers.get("accept-language"), user and user["username"]))
+            return body
+
+        def invalid(request: Request, field: str, en: str, zh: str) -> JSONResponse:
+            zh_wanted = request.headers.get("accept-language", "").lower().startswith("zh")
+            return JSONResponse({"detail": [{"loc": ["body", field], "msg": zh if zh_wanted else en,
+                                             "type": "value_error"}]}, status_code=422)
+
+        unauth = JSONResponse({"detail": "Not authenticated"}, status_code=401)
+        open_states = {"new", "assigned", "in_progress", "pending", "open"}
+
+        @app.post("/api/v1/tickets")
+        async def create_ticket(request: Request):
+            user = self._bearer_user(request)
+            body = await record(request, user)
+            if user is None:
+                return unauth
+            if not isinstance(body, dict):
+                return invalid(request, "body", "Invalid body.", "请求体无效。")
+            if body.get("type") not in ("repair", "install", "complaint", "consultation", "suggestion",
+                                        "callback"):
+                return invalid(request, "type", "Unknown ticket type.", "未知的工单类型。")
+            if not isinstance(body.get("customer_id"), int):
+                return invalid(request, "customer_id", "A customer is required.", "必须指定客户。")
+            if not str(body.get("description") or "").strip():
+                return invalid(request, "description", "Description must not be empty.", "描述不能为空。")
+            fields = {k: v for k, v in body.items() if k != "id"}
+            ticket = self.add_ticket(**fields)
+            if ticket.get("call_id"):
+                ticket["calls"] = [ticket["call_id"]]
+            return JSONResponse(ticket, status_code=201)
+
+        @app.get("/api/v1/tickets")
+        async def list_tickets(request: Request, assignee: str | None = None, open: bool = False):
+            user = self._bearer_user(request)
+            await record(request, user)
+            if user is None:
+                return unauth
+            who = user["username"] if assignee == "me" else assignee
+            items = [tk for tk in self.tickets.values()
+                     if (who is None or tk.get("assignee") == who) and (not open or tk["state"] in open_states)]
+            items = [{k: v for k, v in tk.items() if k != "calls"} for tk in items]
+            return {"items": items, "total": len(items), "limit": 50, "offset": 0}
+
+        @app.get("/api/v1/tickets/{ticket_id}")
+        async def get_ticket(ticket_id: int, request: Request):
+            user = self._bearer_user(request)
+            await record(request, user)
+            if user is None:
+                return unauth
+            if ticket_id not in self.tickets:
+                return JSONResponse({"detail": "Ticket not found"}, status_code=404)
+            return self.tickets[ticket_id]
+
+        @app.post("/api/v1/tickets/{ticket_id}/calls")
+        async def link_call(ticket_id: int, request: Request):
+            user = self._bearer_user(request)
+            body = await record(request, user)
+            if user is None:
+                return unauth
+            ticket = self.tickets.get(ticket_id)
+            if ticket is None:
+                return JSONResponse({"detail": "Ticket not found"}, status_code=404)
+            call_id = str((body or {}).get("call_id") or "")
+            if not call_id:
+                return invalid(request, "call_id", "A call id is required.", "必须指定通话。")
+            if call_id not in ticket["calls"]:
+                ticket["calls"].append(call_id)
+            return {"ticket_id": ticket_id, "call_id": call_id, "calls": ticket["calls"]}
+
+        @app.get("/api/v1/callbacks")
+        async def list_callbacks(request: Request, assignee: str | None = None, state: str | None = None):
+            user = self._bearer_user(request)
+            await record(request, user)
+            if user is None:
+                return unauth
+            who = user["username"] if assignee == "me" else assignee
+            items = [cb for cb in self.callbacks.values()
+                     if (who is None or cb["assignee"] == who) and (state is None or cb["state"] == state)]
+            return {"items": items, "total": len(items)}
+
+        @app.post("/api/v1/callbacks/{callback_id}/result")
+        async def callback_result(callback_id: int, request: Request):
+            user = self._bearer_user(request)
+            body = await record(request, user)
+            if user is None:
+                return unauth
+            cb = self.callbacks.get(callback_id)
+            if cb is None:
+                return JSONResponse({"detail": "Callback not found"}, status_code=404)
+            body = body if isinstance(body, dict) else {}
+            outcome = body.get("outcome")
+            if outcome not in ("reached", "no_answer", "busy", "wrong_number", "refused"):
+                return invalid(request, "outcome", "Unknown outcome.", "未知的结果。")
+            if outcome == "reached" and body.get("satisfaction") not in (1, 2, 3, 4, 5):
+                return invalid(request, "satisfaction", "Satisfaction is required.", "必须填写满意度。")
+            cb.update(outcome=outcome, satisfaction=body.get("satisfaction"), notes=body.get("notes"),
+                      state="done" if outcome == "reached" else "pending", attempts=cb["attempts"] + 1)
+            return cb
 
         @app.websocket("/ws/agent")
         async def ws_agent(ws: WebSocket, token: str = ""):

@@ -68,3 +68,40 @@ def test_known_customer_pop_in_chinese(page, sync_server):
     assert page.get_by_test_id("pop-customer-name").inner_text() == "王五"
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     page.wait_for_selector('[data-testid="pop"][data-status="ended"]', timeout=30_000)
+
+
+def test_create_ticket_from_a_real_pop(page, sync_server):
+    server = sync_server
+    import httpx
+
+    cli_ok(server, "sandbox", "phone", "1001", "--answer-delay", "8", "--talk-time", "1")
+    login(page, server, "alice")
+    page.get_by_test_id("my-work").wait_for()
+    cli_ok(server, "call", "--from", "13700137001", "--name", "Ticket Caller", "--hold", "12")
+    pop = page.get_by_test_id("pop")
+    pop.wait_for(timeout=20_000)
+    call_id = pop.get_attribute("data-call-id")
+    assert call_id
+    customer_id = pop.locator(".customer").first.get_attribute("data-customer-id")
+    assert customer_id
+    description = page.get_by_test_id("ticket-description")
+    assert "13700137001" in description.input_value().replace(" ", "")
+    page.get_by_test_id("ticket-type").select_option("repair")
+    description.fill(description.input_value() + "Washing machine leaks.")
+    page.get_by_test_id("ticket-submit").click()
+    created = page.get_by_test_id("ticket-created")
+    created.wait_for(timeout=15_000)
+    ticket_id = created.get_attribute("data-ticket-id")
+    assert ticket_id
+    page.locator(f'[data-testid="my-ticket"][data-ticket-id="{ticket_id}"]').wait_for(timeout=15_000)
+
+    with httpx.Client(base_url=server.base_url) as http:
+        token = http.post("/api/v1/auth/login", json={"username": "sam", "password": PASSWORD}).json()["access_token"]
+        r = http.get(f"/api/v1/tickets/{ticket_id}", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        ticket = r.json()
+    assert str(ticket["customer_id"]) == customer_id
+    assert ticket["type"] == "repair"
+    assert ticket["description"].endswith("Washing machine leaks.")
+    assert call_id in ticket["calls"]
+    assert page.dialogs == []
