@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,7 @@ from agent_desk.hub import Connection
 from agent_desk.state import agent_state
 from cti.bridge import AMIError
 from cti.protocol import AMIConnectionLost
+from customers.phone import dial_string
 from ctidesk.deps import get_container, get_db
 from ctidesk.runtime import refresh_directory
 
@@ -102,6 +104,45 @@ async def agent_logout(request: Request, user=Depends(current_user), container=D
                 ip=request.client.host if request.client else None)
     await db.commit()
     return {"queues": [], **_state(container, info)}
+
+
+class DialIn(BaseModel):
+    number: str = Field(min_length=1, max_length=64)
+    callback_id: int | None = None
+
+
+@router.post("/api/v1/agent/dial", status_code=202)
+async def agent_dial(body: DialIn, request: Request, user=Depends(current_user),
+                     container=Depends(get_container), db: AsyncSession = Depends(get_db)):
+    """Click to dial: ring the agent's own phone, then the customer (ctidesk-outbound).
+
+    Sent once: if AMI drops before Asterisk confirms, the agent is told to check
+    rather than the call being retried (a customer must not be rung twice)."""
+    await refresh_directory(container)
+    info = _agent_info(container, user)
+    digits = dial_string(body.number, country_code=container.settings.default_country_code)
+    if digits is None:
+        raise HTTPException(422, [{"loc": ["body", "number"], "msg": f"not a dialable number: {body.number!r}",
+                                    "type": "value_error"}])
+    bridge = container.bridge
+    if bridge is None or not bridge.connected:
+        raise HTTPException(503, "the phone system (AMI) is not connected; try again shortly")
+    variables = [f"CTIDESK_DIALED_BY={user.username}"]
+    if body.callback_id is not None:
+        variables.append(f"CTIDESK_CALLBACK={body.callback_id}")
+    try:
+        await bridge.action({"Action": "Originate", "Channel": info.interface, "Context": "ctidesk-outbound",
+                             "Exten": digits, "Priority": "1", "CallerID": f"<{info.extension}>",
+                             "Timeout": "30000", "Async": "true", "Variable": variables}, timeout=10)
+    except AMIError as exc:
+        raise HTTPException(502, f"Asterisk refused the call: {exc}") from None
+    except (AMIConnectionLost, asyncio.TimeoutError):
+        raise HTTPException(503, "the call request was not confirmed by Asterisk; check your phone "
+                                 "before trying again") from None
+    await audit(db=db, actor=user.username, action="agent.dial", target=digits,
+                detail={"callback_id": body.callback_id}, ip=request.client.host if request.client else None)
+    await db.commit()
+    return {"status": "dialing", "number": digits, "extension": info.extension}
 
 
 @router.get("/api/v1/agent/state")

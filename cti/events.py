@@ -80,6 +80,7 @@ class CallEnded(DomainEvent):
     cause: str | None
     agent: str | None
     queue: str | None
+    called_number: str | None = None  # final: an outbound call learns it when it dials out
 
 
 @_ev

@@ -247,6 +247,7 @@ class LiveModel:
             call.called_number = exten if exten and exten != "s" else None
             if device_of(channel) in self.agent_devices:
                 call.direction = "outbound"
+                call.called_number = None  # that Exten is the agent's own phone; DialBegin names the callee
             self.calls[linkedid] = call
             call.channels[uniqueid] = channel
             self.channel_calls[uniqueid] = call
@@ -291,7 +292,7 @@ class LiveModel:
                 outcome = "unanswered"
         call.outcome = outcome
         call.ended_at = at
-        self.emit(ev.CallEnded(call.id, at, outcome, call.cause, call.agent, call.queue))
+        self.emit(ev.CallEnded(call.id, at, outcome, call.cause, call.agent, call.queue, call.called_number))
 
     def _caller_from(self, call: Call, f: dict) -> None:
         """Queue and agent events carry the caller's current CallerID."""
@@ -330,10 +331,12 @@ class LiveModel:
             return
         device = device_of(dest)
         agent = self.agent_devices.get(device)
-        if agent is None:
-            return
         call = self.calls.get(f.get("Linkedid") or f.get("DestLinkedid", ""))
         if call is None:
+            return
+        if agent is None:
+            if call.direction == "outbound" and call.called_number is None and "Uniqueid" in f:
+                call.called_number = f.get("DestExten") or None  # the customer a desk dialled
             return
         if "Uniqueid" in f:
             self._caller_from(call, f)
@@ -346,6 +349,11 @@ class LiveModel:
             return
         device = device_of(dest)
         if device not in call.ringing:
+            if (call.direction == "outbound" and f.get("DialStatus") == "ANSWER" and call.answered_at is None
+                    and f.get("Uniqueid") == call.first_uniqueid):
+                # Click to dial: the agent's phone placed it; the customer answered.
+                agent_device = device_of(call.first_channel)
+                self._answer(call, self.agent_devices.get(agent_device), agent_device, None, None, self._at(f))
             return
         if f.get("DialStatus") == "ANSWER":
             if call.answered_at is None and call.queue is None:

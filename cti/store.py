@@ -282,7 +282,8 @@ class CallStore:
             if e.queue:
                 row["queue"] = e.queue
         elif t == "call_ended":
-            row.update(created_at=_ts(e.at), ended_at=_ts(e.at), outcome=e.outcome, cause=e.cause)
+            row.update(created_at=_ts(e.at), ended_at=_ts(e.at), outcome=e.outcome, cause=e.cause,
+                       called_number=e.called_number)
             if e.agent:
                 row.update(agent=e.agent)
             if e.queue:

@@ -185,3 +185,24 @@ def _national(digits: str, cc: str) -> tuple[str, str] | None:
     if 2 <= n <= 6:
         return digits, "extension"
     return None
+
+
+def dial_string(raw: str | None, *, country_code: str = "86") -> str | None:
+    """The digits to dial from a Chinese PBX for a number however it was written:
+    national mobiles as 11 digits, landlines with trunk 0, international with 00,
+    extensions and short codes as they are; None for anything not dialable.
+
+    >>> dial_string("+86 138 0013 8000"), dial_string("+86 10 5555 1234"), dial_string("+1 212 555 0100")
+    ('13800138000', '01055551234', '0012125550100')
+    """
+    number = normalize(raw, country_code=country_code)
+    if number.normalized is None or number.kind not in DIALABLE_KINDS:
+        return None
+    n = number.normalized
+    prefix = "+" + country_code
+    if n.startswith(prefix):
+        rest = n[len(prefix):]
+        return rest if number.kind in ("mobile", "service") and rest[:1] in "14589" else "0" + rest
+    if n.startswith("+"):
+        return "00" + n[1:]
+    return n

@@ -35,6 +35,7 @@ class FakeAMI:
         self.actions: list[dict] = []
         self.logins = 0
         self.answer_ping = True
+        self.answer_originate = True
         self.channels: list[dict] = []  # CoreShowChannel rows served on resync
         self.members: list[dict] = []  # QueueMember rows
         self.connected = asyncio.Event()
@@ -99,7 +100,7 @@ class FakeAMI:
                     writer.write(event_list(aid, "QueueMember", self.members, "QueueStatusComplete"))
                 elif name == "queuesummary":
                     writer.write(event_list(aid, "QueueSummary", [], "QueueSummaryComplete"))
-                elif name == "originate":
+                elif name == "originate" and not self.answer_originate:
                     pass  # never answered: the test drops the connection meanwhile
                 else:
                     writer.write(block(Response="Success", ActionID=aid, Message="OK"))

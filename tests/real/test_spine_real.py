@@ -155,3 +155,21 @@ async def test_dtmf_in_the_ivr_routes_to_sales_and_rides_on_the_pop(server, ami)
     assert alice.of_type("screen_pop") == []  # alice is in support only
     for c in (alice, carol):
         await c.close(leave_queues=True)
+
+
+async def test_click_to_dial_rings_the_agent_then_the_customer_and_is_recorded_as_outbound(server, ami):
+    await set_phone(ami, "1001", answer_delay=1, talk_time=20)
+    alice = await server.desk("alice")
+    r = await alice.post("/api/v1/agent/dial", {"number": "+86 135 0000 3333"})
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 30
+    rows = []
+    while time.monotonic() < deadline:
+        rows = [c for c in (await alice.get("/api/v1/calls")).json()["items"] if c["direction"] == "outbound"]
+        if rows and rows[0]["ended_at"]:
+            break
+        await asyncio.sleep(0.3)  # polling the API under a deadline
+    assert rows, "no outbound call row"
+    row = rows[0]
+    assert (row["agent"], row["outcome"], row["called_number"]) == ("alice", "answered", "13500003333")
+    await alice.close(leave_queues=True)

@@ -155,6 +155,7 @@ async def test_handler_error_is_skipped_not_fatal(fake, bridge):
 
 
 async def test_originate_pending_at_disconnect_fails_and_is_never_resent(fake, bridge):
+    fake.answer_originate = False
     pending = asyncio.create_task(bridge.action({"Action": "Originate", "Channel": "Local/s@x",
                                                  "Exten": "4000", "Context": "c", "Priority": "1"}))
     await bridge.action({"Action": "Ping"})  # answered after the fake has read the Originate

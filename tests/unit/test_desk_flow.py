@@ -212,3 +212,14 @@ async def test_a_failing_lookup_still_pops_the_bare_call(env):
     pop = await clients["alice"].next_of("screen_pop")
     assert pop["lookup_failed"] is True
     assert (pop["call"]["caller_number"], pop["call"]["caller_name"]) == ("13800138000", "Zhang San")
+
+
+async def test_click_to_dial_rings_the_agent_phone_then_the_customer(env):
+    app, fake, clients = env
+    r = await clients["alice"].post("/api/v1/agent/dial", {"number": "+86 21 5555 0123", "callback_id": 7})
+    assert r.status_code == 202, r.text
+    [originate] = [a for a in fake.actions if a.get("Action") == "Originate"]
+    assert (originate["Channel"], originate["Context"], originate["Exten"]) == (
+        "Local/1001@agents/n", "ctidesk-outbound", "02155550123")
+    r = await clients["alice"].post("/api/v1/agent/dial", {"number": "anonymous"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "number"]
