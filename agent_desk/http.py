@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 from fastapi.responses import FileResponse, RedirectResponse
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.security import ROLES, authenticate_websocket, current_user
@@ -18,7 +19,7 @@ from agent_desk.hub import Connection
 from agent_desk.state import agent_state
 from cti.bridge import AMIError
 from cti.protocol import AMIConnectionLost
-from customers.phone import dial_string
+from customers.phone import DIALABLE_KINDS, dial_string
 from ctidesk.deps import get_container, get_db
 from ctidesk.runtime import refresh_directory
 
@@ -107,8 +108,19 @@ async def agent_logout(request: Request, user=Depends(current_user), container=D
 
 
 class DialIn(BaseModel):
-    number: str = Field(min_length=1, max_length=64)
+    number: str | None = Field(None, min_length=1, max_length=64)  # default: the callback's customer
     callback_id: int | None = None
+
+
+async def _callback_number(db: AsyncSession, callback_id: int) -> str | None:
+    """The first dialable phone of the callback's customer."""
+    from customers.models import CustomerPhone
+    from tickets.models import Callback
+
+    rows = await db.execute(select(CustomerPhone.raw, CustomerPhone.kind)
+                            .join(Callback, Callback.customer_id == CustomerPhone.customer_id)
+                            .where(Callback.id == callback_id).order_by(CustomerPhone.id))
+    return next((raw for raw, kind in rows if kind in DIALABLE_KINDS), None)
 
 
 @router.post("/api/v1/agent/dial", status_code=202)
@@ -120,9 +132,15 @@ async def agent_dial(body: DialIn, request: Request, user=Depends(current_user),
     rather than the call being retried (a customer must not be rung twice)."""
     await refresh_directory(container)
     info = _agent_info(container, user)
-    digits = dial_string(body.number, country_code=container.settings.default_country_code)
+    number = body.number
+    if number is None and body.callback_id is not None:
+        number = await _callback_number(db, body.callback_id)
+    if number is None:
+        raise HTTPException(422, [{"loc": ["body", "number"], "msg": "no number given and the callback's "
+                                   "customer has no dialable phone", "type": "value_error"}])
+    digits = dial_string(number, country_code=container.settings.default_country_code)
     if digits is None:
-        raise HTTPException(422, [{"loc": ["body", "number"], "msg": f"not a dialable number: {body.number!r}",
+        raise HTTPException(422, [{"loc": ["body", "number"], "msg": f"not a dialable number: {number!r}",
                                     "type": "value_error"}])
     bridge = container.bridge
     if bridge is None or not bridge.connected:

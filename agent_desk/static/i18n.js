@@ -199,6 +199,8 @@ export const DICT = {
     'callback.satisfaction_choose': '—',
     'callback.notes': 'Notes',
     'callback.save': 'Save result',
+    'callback.dial': 'Call',
+    'callback.dialing': 'Calling — your phone rings first',
     'callback.error.outcome': 'Choose an outcome.',
     'callback.error.satisfaction': 'Satisfaction (1–5) is required when the customer was reached.',
 
@@ -388,6 +390,8 @@ export const DICT = {
     'callback.satisfaction_choose': '—',
     'callback.notes': '备注',
     'callback.save': '保存结果',
+    'callback.dial': '呼叫',
+    'callback.dialing': '正在呼叫——您的话机会先振铃',
     'callback.error.outcome': '请选择结果。',
     'callback.error.satisfaction': '联系上客户时必须填写满意度（1–5）。',
 

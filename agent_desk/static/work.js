@@ -376,6 +376,12 @@ function buildCallback(cb) {
     head,
     el('p', { className: 'ticket-desc', text: str(cb.reason) || t('value.none') }));
   if (cb.due_at) item.appendChild(el('p', { className: 'ticket-date', text: t('callback.due', { when: fmtDateTime(cb.due_at) }) }));
+  // Click to dial: the server dials the callback's customer from the agent's own phone.
+  const dial = el('button', { className: 'btn btn-outline btn-sm', testid: 'callback-dial',
+    text: f.dialing ? t('callback.dialing') : t('callback.dial'), attrs: { type: 'button' } });
+  dial.disabled = Boolean(f.dialing);
+  dial.addEventListener('click', () => dialCallback(id, f));
+  item.appendChild(dial);
 
   const outcome = selectOf('callback-outcome',
     [['', t('callback.outcome_choose')], ...OUTCOMES.map((o) => [o, tv('callback.outcome', o)])], f.outcome);
@@ -411,6 +417,22 @@ function buildCallback(cb) {
   });
   item.appendChild(form);
   return item;
+}
+
+async function dialCallback(id, f) {
+  f.dialing = true;
+  f.error = null;
+  renderMyWork();
+  try {
+    await apiRequest('/api/v1/agent/dial', { body: { callback_id: Number(id) }, lang: getLang() });
+  } catch (e) {
+    if (isLeaving()) return;
+    f.dialing = false;
+    const fields = fieldErrors(e);
+    f.error = fields ? Object.values(fields).join(' ') : requestErrorText(e);
+  } finally {
+    renderMyWork();
+  }
 }
 
 async function saveCallback(id, f) {

@@ -285,6 +285,15 @@ class FakeBackend:
                      if (who is None or cb["assignee"] == who) and (state is None or cb["state"] == state)]
             return {"items": items, "total": len(items)}
 
+        @app.post("/api/v1/agent/dial")
+        async def agent_dial(request: Request):
+            user = self._bearer_user(request)
+            body = await record(request, user)
+            if user is None:
+                return unauth
+            return JSONResponse({"status": "dialing", "number": "13800138000", "extension": "1001"},
+                                status_code=202)
+
         @app.post("/api/v1/callbacks/{callback_id}/result")
         async def callback_result(callback_id: int, request: Request):
             user = self._bearer_user(request)

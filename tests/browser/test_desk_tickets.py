@@ -210,3 +210,15 @@ def test_hostile_ticket_and_callback_text_renders_as_text(page, fake_backend):
     assert page.locator("img").count() == 0
     assert page.dialogs == []
     assert unexpected_errors(page) == []
+
+
+def test_call_button_dials_the_callback_from_my_phone(page, fake_backend):
+    fake_backend.add_callback(id=12, customer_name="Li Lei", reason="Check the repair")
+    open_desk(page, fake_backend)
+    item = page.locator('[data-testid="my-callback"][data-callback-id="12"]')
+    item.get_by_test_id("callback-dial").click()
+    expect(item.get_by_test_id("callback-dial")).to_have_text("Calling — your phone rings first")
+    expect(item.get_by_test_id("callback-dial")).to_be_disabled()
+    posts = fake_backend.requests_to("POST", "/api/v1/agent/dial")
+    assert [p[2] for p in posts] == [{"callback_id": 12}]
+    assert unexpected_errors(page) == []

@@ -223,3 +223,19 @@ async def test_click_to_dial_rings_the_agent_phone_then_the_customer(env):
         "Local/1001@agents/n", "ctidesk-outbound", "02155550123")
     r = await clients["alice"].post("/api/v1/agent/dial", {"number": "anonymous"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "number"]
+
+
+async def test_dialling_a_callback_calls_its_customer(env):
+    app, fake, clients = env
+    from customers.service import find_by_phone
+    from tickets.models import Callback
+
+    async with app.state.container.sessionmaker() as db:
+        [zhang] = await find_by_phone(db=db, phone="13800138000")
+        cb = Callback(customer_id=zhang.id, assignee="alice")
+        db.add(cb)
+        await db.commit()
+    r = await clients["alice"].post("/api/v1/agent/dial", {"callback_id": cb.id})
+    assert r.status_code == 202, r.text
+    assert [a["Exten"] for a in fake.actions if a.get("Action") == "Originate"] == ["13800138000"]
+    assert (await clients["alice"].post("/api/v1/agent/dial", {"callback_id": 9999})).status_code == 422
