@@ -26,14 +26,14 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
-from sqlalchemy import func, insert, select, update as sql_update
+from sqlalchemy import func, insert, select, text, update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
 from ctidesk.db import utcnow
 from customers.models import Customer
 from tickets import hooks, states
-from tickets.models import (OPEN_STATES, PRIORITIES, STATES, TICKET_TYPES, ServiceSite, Technician,
+from tickets.models import (OPEN_STATES, OPEN_STATES_SQL, PRIORITIES, STATES, TICKET_TYPES, ServiceSite, Technician,
                             Ticket, TicketCall, TicketHistory)
 from tickets.schemas import message
 
@@ -117,13 +117,17 @@ def _states_filter(state: str | Iterable[str] | None) -> list[str]:
     return wanted
 
 
+COUNT_CAP = 10_000
+
+
 async def list_tickets(*, db: AsyncSession, type: str | None = None,
                        state: str | Iterable[str] | None = None, customer_id: int | None = None,
                        assignee: str | None = None, site_id: int | None = None,
                        due_before: datetime | None = None, due_after: datetime | None = None,
                        open_only: bool = False, limit: int = 50,
                        offset: int = 0) -> tuple[list[Ticket], int]:
-    """One page of tickets, newest first, and the total matching.
+    """One page of tickets, newest first (due lists: most urgent first), and the
+    total matching (capped at ``COUNT_CAP``; more reads as ``COUNT_CAP + 1``).
 
     ``state`` may be one state or several; ``due_*`` bound ``due_resolve_at``
     (before is exclusive, after inclusive); ``open_only`` keeps the states
@@ -146,7 +150,9 @@ async def list_tickets(*, db: AsyncSession, type: str | None = None,
     wanted = _states_filter(state)
     if open_only:
         wanted = [s for s in (wanted or OPEN_STATES) if s in OPEN_STATES] or ["-none-"]
-    if wanted:
+    if wanted and set(wanted) == set(OPEN_STATES):
+        conditions.append(text(OPEN_STATES_SQL))  # literally the partial index's WHERE: ix_tickets_open_due
+    elif wanted:
         conditions.append(Ticket.state.in_(wanted))
     if customer_id is not None:
         conditions.append(Ticket.customer_id == customer_id)
@@ -158,9 +164,15 @@ async def list_tickets(*, db: AsyncSession, type: str | None = None,
         conditions.append(Ticket.due_resolve_at < due_before)
     if due_after is not None:
         conditions.append(Ticket.due_resolve_at >= due_after)
-    total = (await db.execute(select(func.count()).select_from(Ticket).where(*conditions))).scalar_one()
-    stmt = (select(Ticket).where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc())
-            .limit(limit).offset(offset))
+    # An exact count over a million open tickets costs more than the page: count
+    # up to COUNT_CAP and let the caller say "10,000+".
+    capped = select(Ticket.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    total = (await db.execute(select(func.count()).select_from(capped))).scalar_one()
+    if due_before is not None or due_after is not None:
+        order = (Ticket.due_resolve_at.asc(), Ticket.id.asc())  # a due list: most urgent first
+    else:
+        order = (Ticket.created_at.desc(), Ticket.id.desc())
+    stmt = select(Ticket).where(*conditions).order_by(*order).limit(limit).offset(offset)
     return list((await db.execute(stmt)).scalars()), total
 
 

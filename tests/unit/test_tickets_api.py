@@ -178,9 +178,10 @@ async def test_list_filters_and_pagination(app, client, db, auth, sup_auth, cust
     assert await ids(site_id=site.id) == [b["id"]]
     assert await ids(due_before=(now + timedelta(hours=24)).isoformat()) == [a["id"]]
     later = (now + timedelta(hours=24)).isoformat()
-    assert await ids(due_after=later) == [d["id"], c["id"], b["id"]]
+    # a due list comes most urgent first (due in 2, 30, 50, 100 hours: a, b, c, d)
+    assert await ids(due_after=later) == [b["id"], c["id"], d["id"]]
     assert await ids(due_after=now.isoformat(),
-                     due_before=(now + timedelta(hours=40)).isoformat()) == [b["id"], a["id"]]
+                     due_before=(now + timedelta(hours=40)).isoformat()) == [a["id"], b["id"]]
     assert await ids(open="true") == [b["id"], a["id"]]
     assert await ids(open="true", assignee="me") == [a["id"]]
     assert await ids(open="true", state="cancelled") == []
