@@ -14,6 +14,7 @@ import {
 import {
   buildAttach, buildNewTicket, initMyWork, newPopWork, popTickets, renderMyWork,
 } from '/static/work.js';
+import { el, isObj, str } from '/static/dom.js';
 
 const RECONNECT_MAX_MS = 10000;
 const WS_BAD_TOKEN = 4401;
@@ -33,35 +34,6 @@ const state = {
   error: null, // {key, params}
   pop: null, // {msg, status, agent, outcome, receivedAt, frozenWait}
 };
-
-// ---- small DOM helpers ---------------------------------------------------
-
-function isObj(v) {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function str(v) {
-  if (v === null || v === undefined) return '';
-  return String(v).trim();
-}
-
-/** createElement with class, data-testid, text and (non-URL) attributes. */
-function el(tag, opts = {}, ...children) {
-  const node = document.createElement(tag);
-  if (opts.className) node.className = opts.className;
-  if (opts.testid) node.setAttribute('data-testid', opts.testid);
-  if (opts.text !== undefined && opts.text !== null) node.textContent = String(opts.text);
-  if (opts.attrs) {
-    for (const [name, value] of Object.entries(opts.attrs)) {
-      if (value !== null && value !== undefined) node.setAttribute(name, String(value));
-    }
-  }
-  for (const child of children) {
-    if (child === null || child === undefined || child === false) continue;
-    node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
-  }
-  return node;
-}
 
 // ---- header --------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 // is built with createElement + textContent only (strict CSP, no innerHTML).
 import { fmtDateTime, getLang, t, tv } from '/static/i18n.js';
 import { ApiError, apiRequest, isLeaving } from '/static/api.js';
+import { el, isObj, str } from '/static/dom.js';
 
 export const TICKET_TYPES = ['repair', 'install', 'complaint', 'consultation', 'suggestion', 'callback'];
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
@@ -13,31 +14,6 @@ const OUTCOMES = ['reached', 'no_answer', 'busy', 'wrong_number', 'refused'];
 const REFRESH_MS = 60000;
 const FORM_FIELDS = ['type', 'priority', 'description', 'product_model', 'address'];
 
-function isObj(v) {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function str(v) {
-  if (v === null || v === undefined) return '';
-  return String(v).trim();
-}
-
-function el(tag, opts = {}, ...children) {
-  const node = document.createElement(tag);
-  if (opts.className) node.className = opts.className;
-  if (opts.testid) node.setAttribute('data-testid', opts.testid);
-  if (opts.text !== undefined && opts.text !== null) node.textContent = String(opts.text);
-  if (opts.attrs) {
-    for (const [name, value] of Object.entries(opts.attrs)) {
-      if (value !== null && value !== undefined) node.setAttribute(name, String(value));
-    }
-  }
-  for (const child of children) {
-    if (child === null || child === undefined || child === false) continue;
-    node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
-  }
-  return node;
-}
 
 function selectOf(testid, options, value) {
   const select = el('select', { className: 'select select-light', testid });
