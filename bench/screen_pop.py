@@ -1082,8 +1082,10 @@ def main() -> None:
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     except ImportError:
         runner = asyncio.Runner()
+    from sandbox.runner import exclusive_use  # one user of the sandbox Asterisk at a time
+
     try:
-        with runner:
+        with exclusive_use(who="(bench/screen_pop.py)"), runner:
             code = runner.run(amain(args))
     except (KeyboardInterrupt, asyncio.CancelledError):
         code = 130

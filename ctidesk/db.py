@@ -73,3 +73,4 @@ def import_all_models() -> None:
     import customers.models  # noqa: F401
     import tickets.models  # noqa: F401
     import cti.models  # noqa: F401
+    import recordings.models  # noqa: F401

@@ -30,6 +30,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -130,6 +131,40 @@ def effective_settings(settings: Settings | None = None) -> Settings:
 
 
 # ---------------------------------------------------------------- chroot paths
+
+@contextlib.contextmanager
+def exclusive_use(settings: Settings | None = None, *, who: str = "", timeout: float = 1800.0):
+    """Hold the machine's one sandbox Asterisk for a whole test session or benchmark.
+
+    There is one sandbox per machine (AMI 5038, FastAGI 4573). Two test
+    sessions using it at once would remove each other's queue members, restart
+    Asterisk under each other and fight over port 4573. Whoever places calls
+    holds this lock (a separate file from the short ``sandbox up/down`` lock)
+    for as long as it uses Asterisk; others wait, and say that they wait.
+    """
+    d = state_dir(settings or load_settings())
+    d.mkdir(parents=True, exist_ok=True)
+    fh = open(d / "use.lock", "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for the sandbox Asterisk ({d / 'use.lock'} held by another session) {who}",
+                  file=sys.stderr, flush=True)
+            end = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > end:
+                        raise SandboxError(f"the sandbox Asterisk stayed busy for {timeout:.0f}s "
+                                           f"({d / 'use.lock'})") from None
+                    time.sleep(0.5)  # polling a lock another process holds
+        yield
+    finally:
+        fh.close()
+
 
 def chroot_path(root: Path, inner: str) -> Path:
     """Host path of ``inner`` as seen inside ``root``, following symlinks *within* root.

@@ -24,7 +24,7 @@ from cti.oneshot import ami_action, ami_action_list, ami_command
 from ctidesk.settings import load_settings
 from sandbox.calls import place_test_call
 from sandbox.provision import ProvisionError
-from sandbox.runner import Sandbox, SandboxError, effective_settings, set_phone
+from sandbox.runner import Sandbox, SandboxError, effective_settings, exclusive_use, set_phone
 from tests.live import DeskClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,13 +32,17 @@ PASSWORD = "real-tier-password"
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Sandbox:
-    sb = Sandbox(load_settings())
-    try:
-        sb.up()
-    except (ProvisionError, SandboxError) as exc:
-        pytest.fail(f"the sandbox Asterisk is not available, real-tier tests did NOT run: {exc}", pytrace=False)
-    return sb
+def sandbox():
+    """The sandbox Asterisk, held exclusively for this test session (see
+    ``sandbox.runner.exclusive_use``: one Asterisk per machine)."""
+    settings = load_settings()
+    with exclusive_use(settings, who=f"(pytest pid {os.getpid()})"):
+        sb = Sandbox(settings)
+        try:
+            sb.up()
+        except (ProvisionError, SandboxError) as exc:
+            pytest.fail(f"the sandbox Asterisk is not available, real-tier tests did NOT run: {exc}", pytrace=False)
+        yield sb
 
 
 @pytest.fixture(scope="session")
