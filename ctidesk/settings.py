@@ -54,6 +54,11 @@ class Settings:
     agent_state_interface_template: str = "Local/{extension}@agents"
     log_level: str = "INFO"
     sandbox_root: Path | None = None  # default ~/.cache/ctidesk/asterisk-sid
+    # Where Asterisk's file system is, seen from our process: paths Asterisk
+    # writes (MixMonitor files, AGI RECORD FILE voicemails, prompts it plays)
+    # are this prefix + the path Asterisk uses. Empty: the sandbox root (the
+    # sandbox Asterisk runs chrooted there); "/" for an Asterisk on this host.
+    asterisk_fs_root: Path | None = None
 
     @property
     def effective_database_url(self) -> str:
@@ -78,6 +83,14 @@ class Settings:
     @property
     def sandbox_secret_file(self) -> Path:
         return self.sandbox_state_dir / "ami.secret"
+
+    @property
+    def effective_asterisk_fs_root(self) -> Path:
+        return (self.asterisk_fs_root or self.effective_sandbox_root).expanduser().absolute()
+
+    def host_path(self, asterisk_path: str) -> Path:
+        """The path on our side of a file Asterisk reads or writes at ``asterisk_path``."""
+        return self.effective_asterisk_fs_root / asterisk_path.lstrip("/")
 
     def agent_interface(self, extension: str) -> str:
         return self.agent_interface_template.format(extension=extension)
