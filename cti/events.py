@@ -140,3 +140,55 @@ class CallIvrCompleted(DomainEvent):
 EVENT_TYPES = {cls.type: cls for cls in (
     CallCreated, CallRinging, CallAnswered, CallEnded, QueueCallerJoined,
     QueueCallerLeft, QueueCallerAbandoned, AgentStatusChanged, CallIvrCompleted)}
+
+
+# -- recordings (issue 5) ----------------------------------------------------
+# From Asterisk's MixMonitorStart/Stop/Mute AMI events, so a recording started
+# by the dialplan (queue answer, outbound) and one started from the desk look
+# the same. ``uniqueid``/``channel`` name the recorded channel.
+
+
+@_ev
+class RecordingStarted(DomainEvent):
+    type: ClassVar[str] = "recording_started"
+    call_id: str
+    at: float
+    uniqueid: str
+    channel: str
+    agent: str | None
+
+
+@_ev
+class RecordingPaused(DomainEvent):
+    """The recording is muted (card details): silence goes into the file."""
+
+    type: ClassVar[str] = "recording_paused"
+    call_id: str
+    at: float
+    uniqueid: str
+    channel: str
+    agent: str | None
+
+
+@_ev
+class RecordingResumed(DomainEvent):
+    type: ClassVar[str] = "recording_resumed"
+    call_id: str
+    at: float
+    uniqueid: str
+    channel: str
+    agent: str | None
+
+
+@_ev
+class RecordingStopped(DomainEvent):
+    type: ClassVar[str] = "recording_stopped"
+    call_id: str
+    at: float
+    uniqueid: str
+    channel: str
+    agent: str | None
+
+
+EVENT_TYPES.update({cls.type: cls for cls in (
+    RecordingStarted, RecordingPaused, RecordingResumed, RecordingStopped)})

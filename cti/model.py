@@ -114,7 +114,7 @@ class Call:
     __slots__ = ("id", "channels", "first_channel", "direction", "caller_number", "caller_name",
                  "called_number", "queue", "agent", "interface", "created_at", "enqueued_at",
                  "ringing_at", "answered_at", "ended_at", "outcome", "cause", "ringing",
-                 "ivr_path", "abandoned", "first_uniqueid", "synthetic")
+                 "ivr_path", "abandoned", "first_uniqueid", "synthetic", "record_state")
 
     def __init__(self, call_id: str, at: float) -> None:
         self.id = call_id
@@ -139,6 +139,7 @@ class Call:
         self.ivr_path: list = []
         self.abandoned = False
         self.synthetic = False  # rebuilt by a resync rather than seen from its start
+        self.record_state = "off"  # off | recording | paused (MixMonitor on any of its channels)
 
 
 class Member:
@@ -197,6 +198,9 @@ class LiveModel:
             "QueueMemberRemoved": self.on_queue_member_removed,
             "QueueMemberPause": self.on_queue_member,
             "QueueMemberStatus": self.on_queue_member,
+            "MixMonitorStart": self.on_mixmonitor_start,
+            "MixMonitorStop": self.on_mixmonitor_stop,
+            "MixMonitorMute": self.on_mixmonitor_mute,
         }
 
     # -- entry point -------------------------------------------------------
@@ -292,6 +296,9 @@ class LiveModel:
                 outcome = "unanswered"
         call.outcome = outcome
         call.ended_at = at
+        if call.record_state != "off":  # Asterisk sends no MixMonitorStop when the call hangs up
+            call.record_state = "off"
+            self.emit(ev.RecordingStopped(call.id, at, "", "", call.agent))
         self.emit(ev.CallEnded(call.id, at, outcome, call.cause, call.agent, call.queue, call.called_number))
 
     def _caller_from(self, call: Call, f: dict) -> None:
@@ -445,6 +452,31 @@ class LiveModel:
         member.state = state
         self.emit(ev.AgentStatusChanged(at, member.name, member.interface, member.queue, state,
                                         member.paused, member.paused_reason))
+
+    # -- recordings (MixMonitor) --------------------------------------------
+
+    def _recording(self, f: dict, cls, state: str) -> None:
+        call = self._call(f)
+        call_id = call.id if call is not None else (f.get("Linkedid") or f.get("Uniqueid"))
+        if not call_id:
+            return
+        if call is not None:
+            call.record_state = state
+        channel = f.get("Channel", "")
+        agent = self.agent_devices.get(device_of(channel)) or (call.agent if call is not None else None)
+        self.emit(cls(call_id, self._at(f), f.get("Uniqueid", ""), channel, agent))
+
+    def on_mixmonitor_start(self, f: dict) -> None:
+        self._recording(f, ev.RecordingStarted, "recording")
+
+    def on_mixmonitor_stop(self, f: dict) -> None:
+        self._recording(f, ev.RecordingStopped, "off")
+
+    def on_mixmonitor_mute(self, f: dict) -> None:
+        if f.get("State") == "1":
+            self._recording(f, ev.RecordingPaused, "paused")
+        else:
+            self._recording(f, ev.RecordingResumed, "recording")
 
     # -- resync ------------------------------------------------------------
 

@@ -42,9 +42,11 @@ def test_queue_ivr_answered():
         ("queue_caller_joined", c, "support", "13800138000", "Zhang San"),
         ("call_ringing", c, "Agent 1001", "support", "13800138000", "Zhang San"),
         ("queue_caller_left", c, "support"),
+        ("recording_started", c, None),  # MixMonitor in the queue's answer gosub, before AgentConnect
         ("agent_status_changed", None, "Agent 1001", "support", "on_call", None),
         ("call_answered", c, "Agent 1001", "support"),
         ("agent_status_changed", None, "Agent 1001", "support", "available", None),
+        ("recording_stopped", c, "Agent 1001"),  # no MixMonitorStop on hangup: the call's end stops it
         ("call_ended", c, "Agent 1001", "support", "answered"),
     ]
 
@@ -122,7 +124,9 @@ def test_ringall_two_agents_answered():
         ("call_ringing", c, "Agent 1002", "support", "13912345678", "Li Si"),
         ("call_ringing", c, "Agent 1001", "support", "13912345678", "Li Si"),
         ("queue_caller_left", c, "support"),
+        ("recording_started", c, "Agent 1001"),
         ("call_answered", c, "Agent 1001", "support"),
+        ("recording_stopped", c, "Agent 1001"),
         ("call_ended", c, "Agent 1001", "support", "answered"),
     ]
     answered = next(e for e in events if e.type == "call_answered")
