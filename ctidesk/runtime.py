@@ -57,6 +57,10 @@ async def running(container, *, start_bridge: bool = True):
     container.services["screen_pop"] = pop
     bus.subscribe(pop)
     bus.subscribe(AgentStateNotifier(container=container, directory=directory))
+    from supervisor.service import Supervisor  # issue 6: wallboard feed and report records
+
+    supervisor = container.services["supervisor"] = Supervisor(container, model=model, directory=directory)
+    supervisor.start()
     sla = SlaScheduler(container.sessionmaker, bus)  # one per database: ticket_sla_warning/breached
     container.services["sla"] = sla
     sla.start()
@@ -83,6 +87,7 @@ async def running(container, *, start_bridge: bool = True):
         yield
     finally:
         await sla.stop()
+        await supervisor.stop()
         if agi is not None:
             await agi.stop()
         if container.bridge is not None:

@@ -1,0 +1,104 @@
+"""Fan-out of supervisor frames to many sockets without ever slowing the bus.
+
+``SupervisorFeed.offer(key, frame)`` is called from the bus (synchronously):
+the frame is serialised once and handed to every client's ``offer``, which is
+O(1) and never awaits. Each client owns a small ordered map of pending frames
+keyed by what they describe (``("a", agent)``, ``("q", queue)``, ``("c",
+call_id, type)``...); a newer frame for the same key replaces the older one
+(latest wins) and moves to the back, so a client that falls behind receives
+the current state of each agent and queue rather than a backlog of stale
+ones. A client whose pending map still grows past ``limit`` distinct keys
+cannot keep up at all: its backlog is dropped, it is told
+(``{"type": "resync", "reason": ...}``) and sent a fresh snapshot, never
+silently left with a wrong picture.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from typing import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 512
+
+
+class FeedClient:
+    def __init__(self, send: Callable[[str], Awaitable[None]], snapshot: Callable[[], str], *,
+                 limit: int = DEFAULT_LIMIT, name: str = "") -> None:
+        self.send = send
+        self.snapshot = snapshot
+        self.limit = limit
+        self.name = name
+        self.pending: OrderedDict = OrderedDict()
+        self.wake = asyncio.Event()
+        self.resync_reason: str | None = None
+        self.sent = 0
+        self.coalesced = 0
+        self.resyncs = 0
+        self.closed = False
+
+    def offer(self, key, text: str) -> None:
+        if self.closed:
+            return
+        pending = self.pending
+        if key in pending:
+            del pending[key]
+            self.coalesced += 1
+        pending[key] = text
+        if len(pending) > self.limit:
+            pending.clear()
+            self.resync_reason = f"fell behind by more than {self.limit} updates"
+        self.wake.set()
+
+    def request_resync(self, reason: str) -> None:
+        self.pending.clear()
+        self.resync_reason = reason
+        self.wake.set()
+
+    async def run(self) -> None:
+        """Send the snapshot, then frames as they come; returns when sending fails."""
+        await self.send(self.snapshot())
+        while not self.closed:
+            await self.wake.wait()
+            self.wake.clear()
+            while True:
+                if self.resync_reason is not None:
+                    reason, self.resync_reason = self.resync_reason, None
+                    self.pending.clear()
+                    self.resyncs += 1
+                    log.warning("supervisor socket %s %s: resyncing it with a new snapshot", self.name, reason)
+                    await self.send(json.dumps({"type": "resync", "reason": reason, "at": time.time()}))
+                    await self.send(self.snapshot())
+                    continue
+                if not self.pending:
+                    break
+                _, text = self.pending.popitem(last=False)
+                await self.send(text)
+                self.sent += 1
+
+
+class SupervisorFeed:
+    """All connected supervisor sockets; ``offer`` is the bus-side entry point."""
+
+    def __init__(self) -> None:
+        self.clients: set[FeedClient] = set()
+        self.frames = 0
+
+    def add(self, client: FeedClient) -> None:
+        self.clients.add(client)
+
+    def remove(self, client: FeedClient) -> None:
+        client.closed = True
+        self.clients.discard(client)
+
+    def offer(self, key, frame: dict) -> None:
+        self.frames += 1
+        if not self.clients:
+            return
+        text = json.dumps(frame, ensure_ascii=False, default=str)
+        for client in tuple(self.clients):
+            client.offer(key, text)

@@ -1,0 +1,302 @@
+"""Supervisor HTTP/WS surface (thin): wallboard feed, agent control, monitoring, pages.
+
+Every route is for the ``supervisor`` and ``admin`` roles only and every
+action that changes something on the floor is written to the audit log with
+who did it to whom.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.security import authenticate_websocket, require_roles
+from accounts.service import audit
+from cti.bridge import AMIError
+from cti.model import device_of
+from cti.protocol import AMIConnectionLost
+from ctidesk.deps import get_container, get_db
+from ctidesk.runtime import refresh_directory
+from supervisor.feed import FeedClient
+from supervisor.service import get_config
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+STATIC = Path(__file__).resolve().parent.parent / "agent_desk" / "static"
+SUPERVISORS = ("supervisor", "admin")
+supervisor_only = require_roles(*SUPERVISORS)
+
+SPY_OPTIONS = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}  # ChanSpy: quiet, exit with the spyee
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC / name, media_type="text/html")
+
+
+@router.get("/wallboard", include_in_schema=False)
+async def wallboard_page():
+    return _page("wallboard.html")
+
+
+@router.get("/reports", include_in_schema=False)
+async def reports_page():
+    return _page("reports.html")
+
+
+def _supervisor(container):
+    sup = container.services.get("supervisor")
+    if sup is None:
+        raise HTTPException(503, "the supervisor service is not running")
+    return sup
+
+
+@router.get("/api/v1/supervisor/snapshot")
+async def snapshot(user=Depends(supervisor_only), container=Depends(get_container)):
+    return _supervisor(container).live.snapshot()
+
+
+@router.get("/api/v1/supervisor/config")
+async def supervisor_config(user=Depends(supervisor_only), container=Depends(get_container)):
+    return get_config(container).public()
+
+
+@router.websocket("/ws/supervisor")
+async def supervisor_socket(websocket: WebSocket):
+    """Snapshot, then events; coalesced and resynced per client (see supervisor.feed)."""
+    container = websocket.app.state.container
+    origin = websocket.headers.get("origin")
+    if origin and urlsplit(origin).netloc != websocket.headers.get("host"):
+        await websocket.accept()
+        await websocket.close(code=4403, reason="cross-origin")
+        return
+    user = await authenticate_websocket(websocket, SUPERVISORS)
+    if user is None:
+        return
+    sup = container.services.get("supervisor")
+    await websocket.accept()
+    if sup is None:
+        await websocket.close(code=1013, reason="supervisor service not running")
+        return
+    live = sup.live
+
+    def snapshot_text() -> str:
+        return json.dumps(live.snapshot(), ensure_ascii=False, default=str)
+
+    client = FeedClient(websocket.send_text, snapshot_text, name=user.username)
+    sup.feed.add(client)
+    sender = asyncio.create_task(client.run())
+    receiver = asyncio.create_task(_receive(websocket, client))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sup.feed.remove(client)
+        for task in (sender, receiver):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await websocket.close()
+
+
+async def _receive(websocket: WebSocket, client: FeedClient) -> None:
+    try:
+        while True:
+            text = await websocket.receive_text()
+            if text == "ping":
+                client.offer(("pong",), '{"type": "pong"}')
+            elif text == "resync":
+                client.request_resync("requested by the client")
+    except WebSocketDisconnect:
+        return
+
+
+# -- agent control -------------------------------------------------------------
+
+class PauseIn(BaseModel):
+    reason: str = Field(..., min_length=1, max_length=32)
+    queue: str | None = Field(None, min_length=1, max_length=64)
+
+
+class QueueIn(BaseModel):
+    queue: str | None = Field(None, min_length=1, max_length=64)
+
+
+async def _agent(container, username: str):
+    directory = container.services["directory"]
+    info = directory.by_username.get(username)
+    if info is None:
+        await refresh_directory(container)
+        info = directory.by_username.get(username)
+    if info is None:
+        raise HTTPException(404, f"no agent {username!r} with a phone extension")
+    return info
+
+
+def _member_queues(container, info, queue: str | None) -> list[str]:
+    model = container.bridge.model if container.bridge else container.services.get("model")
+    queues = sorted(q for (q, iface) in (model.members if model else {}) if iface == info.interface)
+    if queue is not None:
+        if queue not in queues:
+            raise HTTPException(409, f"{info.username} is not logged in to queue {queue!r}")
+        return [queue]
+    if not queues:
+        raise HTTPException(409, f"{info.username} is not logged in to any queue")
+    return queues
+
+
+async def _ami(container, action: dict, *, ok: tuple[str, ...] = ()) -> dict | None:
+    bridge = container.bridge
+    if bridge is None or not bridge.connected:
+        raise HTTPException(503, "the phone system (AMI) is not connected; try again shortly")
+    try:
+        return await bridge.action(action, timeout=5)
+    except AMIError as exc:
+        if any(m in str(exc).lower() for m in ok):
+            return None
+        raise HTTPException(502, f"Asterisk refused {action['Action']}: {exc}") from None
+    except (AMIConnectionLost, asyncio.TimeoutError) as exc:
+        raise HTTPException(503, f"{action['Action']} not confirmed by Asterisk: {exc or 'timeout'}") from None
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post("/api/v1/supervisor/agents/{username}/pause")
+async def pause_agent(username: str, body: PauseIn, request: Request, user=Depends(supervisor_only),
+                      container=Depends(get_container), db: AsyncSession = Depends(get_db)):
+    """Pause an agent in one queue or all their queues, with a reason code from config."""
+    reasons = get_config(container).pause_reasons
+    if body.reason not in reasons:
+        raise HTTPException(422, [{"loc": ["body", "reason"], "type": "value_error",
+                                   "msg": f"unknown pause reason {body.reason!r}; use one of {', '.join(reasons)}"}])
+    info = await _agent(container, username)
+    queues = _member_queues(container, info, body.queue)
+    for q in queues:
+        await _ami(container, {"Action": "QueuePause", "Queue": q, "Interface": info.interface, "Paused": "true",
+                               "Reason": body.reason})
+    await audit(db=db, actor=user.username, action="supervisor.agent_pause", target=username,
+                detail={"queues": queues, "reason": body.reason}, ip=_ip(request))
+    await db.commit()
+    return {"agent": username, "paused": True, "reason": body.reason, "queues": queues}
+
+
+@router.post("/api/v1/supervisor/agents/{username}/unpause")
+async def unpause_agent(username: str, request: Request, body: QueueIn | None = None,
+                        user=Depends(supervisor_only), container=Depends(get_container),
+                        db: AsyncSession = Depends(get_db)):
+    info = await _agent(container, username)
+    queues = _member_queues(container, info, body.queue if body else None)
+    for q in queues:
+        await _ami(container, {"Action": "QueuePause", "Queue": q, "Interface": info.interface, "Paused": "false"})
+    await audit(db=db, actor=user.username, action="supervisor.agent_unpause", target=username,
+                detail={"queues": queues}, ip=_ip(request))
+    await db.commit()
+    return {"agent": username, "paused": False, "queues": queues}
+
+
+@router.post("/api/v1/supervisor/agents/{username}/logout")
+async def logout_agent(username: str, request: Request, body: QueueIn | None = None,
+                       user=Depends(supervisor_only), container=Depends(get_container),
+                       db: AsyncSession = Depends(get_db)):
+    """Take an agent out of one queue (or all): app_queue stops offering them calls."""
+    info = await _agent(container, username)
+    queues = _member_queues(container, info, body.queue if body else None)
+    for q in queues:
+        await _ami(container, {"Action": "QueueRemove", "Queue": q, "Interface": info.interface},
+                   ok=("not there",))
+    await audit(db=db, actor=user.username, action="supervisor.agent_queue_logout", target=username,
+                detail={"queues": queues}, ip=_ip(request))
+    await db.commit()
+    return {"agent": username, "removed_from": queues}
+
+
+# -- listen / whisper / barge --------------------------------------------------
+
+class MonitorIn(BaseModel):
+    agent: str = Field(..., min_length=1, max_length=64)
+    mode: Literal["listen", "whisper", "barge"]
+
+
+def agent_call_channel(model, device: str) -> tuple[str, str] | None:
+    """(call_id, channel) of the agent's leg of their answered call, or None.
+
+    A Local phone (the sandbox's ``Local/1001@agents``) has two halves: ``;1``
+    is bridged with the caller, ``;2`` is the phone itself. ChanSpy whispers
+    into what the spied channel *sends*, so it must spy on ``;1`` for a whisper
+    to reach the agent and not the caller; a SIP phone has one channel.
+    """
+    for call in model.calls.values():
+        if call.answered_at is None or not call.interface or device_of(call.interface) != device:
+            continue
+        legs = sorted(ch for ch in call.channels.values() if device_of(ch) == device)
+        if not legs:
+            continue
+        first = next((ch for ch in legs if ch.endswith(";1")), legs[0])
+        return call.id, first
+    return None
+
+
+@router.post("/api/v1/supervisor/monitor", status_code=202)
+async def monitor(body: MonitorIn, request: Request, user=Depends(supervisor_only),
+                  container=Depends(get_container), db: AsyncSession = Depends(get_db)):
+    """Call the supervisor's own phone and, when answered, ChanSpy the agent's call.
+
+    listen: hear both sides, nobody hears you; whisper: the agent hears you,
+    the caller does not; barge: both hear you."""
+    await refresh_directory(container)
+    directory = container.services["directory"]
+    me = directory.by_username.get(user.username)
+    if me is None:
+        raise HTTPException(409, f"you ({user.username}) have no phone extension; an admin must set one")
+    info = await _agent(container, body.agent)
+    if info.username == user.username:
+        raise HTTPException(422, "you cannot monitor yourself")
+    model = container.bridge.model if container.bridge else None
+    found = agent_call_channel(model, device_of(info.interface)) if model else None
+    if found is None:
+        raise HTTPException(409, f"{body.agent} is not on a call")
+    call_id, channel = found
+    spy_id = f"ctidesk-spy-{uuid.uuid4().hex[:16]}"
+    sup = _supervisor(container)
+    session = {"call_id": spy_id, "agent": info.username, "by": user.username, "mode": body.mode,
+               "target_call": call_id, "channel": channel}
+    notify = body.mode in get_config(container).monitoring_notice
+
+    def ended(sess: dict) -> None:
+        if notify:
+            container.hub.send(sess["agent"], {"type": "monitoring_stopped", "mode": sess["mode"]})
+        sup.feed.offer(("m", sess["call_id"]), {"type": "monitoring_stopped", **{k: sess[k] for k in (
+            "agent", "by", "mode", "target_call")}})
+
+    session["on_end"] = ended
+    sup.live.spy_calls[spy_id] = session
+    try:
+        await _ami(container, {"Action": "Originate", "Channel": me.interface, "Context": "ctidesk-spy",
+                               "Exten": "s", "Priority": "1", "CallerID": f'"Monitor {info.extension}" <{info.extension}>',
+                               "Timeout": "30000", "Async": "true", "ChannelId": spy_id,
+                               "OtherChannelId": spy_id + "-2",
+                               "Variable": [f"SPY_TARGET={channel}", f"SPY_OPTS={SPY_OPTIONS[body.mode]}"]})
+    except HTTPException:
+        sup.live.spy_calls.pop(spy_id, None)
+        raise
+    await audit(db=db, actor=user.username, action=f"supervisor.monitor_{body.mode}", target=info.username,
+                detail={"call_id": call_id, "channel": channel, "spy_call": spy_id}, ip=_ip(request))
+    await db.commit()
+    if notify:
+        container.hub.send(info.username, {"type": "monitoring_started", "mode": body.mode,
+                                           "by": me.display_name})
+    sup.feed.offer(("m", spy_id), {"type": "monitoring_started", "agent": info.username, "by": user.username,
+                                   "mode": body.mode, "target_call": call_id})
+    return {"status": "calling_your_phone", "spy_call_id": spy_id, "agent": info.username, "mode": body.mode,
+            "channel": channel, "agent_notified": notify}

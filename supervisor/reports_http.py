@@ -1,0 +1,151 @@
+"""``/api/v1/reports/...``: JSON, CSV or XLSX of the stored-data reports (supervisor, admin)."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.security import require_roles
+from accounts.service import audit
+from ctidesk.deps import get_container, get_db
+from supervisor import reports
+from supervisor.service import get_config
+
+router = APIRouter(prefix="/api/v1/reports")
+supervisor_only = require_roles("supervisor", "admin")
+MAX_RANGE = timedelta(days=366)
+FORMATS = ("json", "csv", "xlsx")
+
+
+def _bad(field: str, msg: str) -> HTTPException:
+    return HTTPException(422, [{"loc": ["query", field], "msg": msg, "type": "value_error"}])
+
+
+def _period(start: str | None, end: str | None, tz_name: str | None):
+    try:
+        tz = reports.parse_tz(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _bad("tz", f"unknown time zone {tz_name!r} (use an IANA name such as Asia/Shanghai)") from None
+
+    def parse(name: str, value: str) -> datetime:
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise _bad(name, f"{value!r} is not an ISO 8601 date or date-time") from None
+        return dt if dt.tzinfo else dt.replace(tzinfo=tz)
+
+    now = datetime.now(timezone.utc)
+    e = parse("to", end) if end else now
+    s = parse("from", start) if start else e - timedelta(days=1)
+    if s >= e:
+        raise _bad("from", "'from' must be before 'to'")
+    if e - s > MAX_RANGE:
+        raise _bad("from", "a report covers at most 366 days")
+    return s.astimezone(timezone.utc), e.astimezone(timezone.utc), tz
+
+
+def _csv(table: dict) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(table["columns"])
+    for row in table["rows"]:
+        w.writerow(["" if v is None else v for v in row])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese text correctly
+
+
+def _xlsx(result: dict) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, table in result["tables"].items():
+        ws = wb.create_sheet(name[:31])
+        ws.append(table["columns"])
+        for row in table["rows"]:
+            ws.append(row)
+    ws = wb.create_sheet("formulas")
+    ws.append(["kpi", "formula"])
+    for k, v in result.get("formulas", {}).items():
+        ws.append([k, v])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+async def _respond(result: dict, *, fmt: str, table: str | None, s, e, request, user, db) -> Response | dict:
+    result = {**result, "from": s.isoformat(), "to": e.isoformat()}
+    if fmt == "json":
+        return result
+    await audit(db=db, actor=user.username, action="report.export", target=result["report"],
+                detail={"format": fmt, "from": result["from"], "to": result["to"]},
+                ip=request.client.host if request.client else None)
+    await db.commit()
+    stem = f"ctidesk-{result['report']}-{s:%Y%m%d%H%M}-{e:%Y%m%d%H%M}"
+    if fmt == "csv":
+        name = table or next(iter(result["tables"]))
+        if name not in result["tables"]:
+            raise _bad("table", f"unknown table {name!r}; this report has {', '.join(result['tables'])}")
+        return Response(_csv(result["tables"][name]), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{stem}-{name}.csv"'})
+    return Response(_xlsx(result), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'})
+
+
+def _fmt(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise _bad("format", f"format must be one of {', '.join(FORMATS)}")
+    return fmt
+
+
+@router.get("/calls")
+async def calls_report(request: Request, from_: str | None = Query(None, alias="from"), to: str | None = None,
+                       interval: str = "1h", tz: str | None = None, format: str = "json",
+                       table: str | None = None, user=Depends(supervisor_only), db: AsyncSession = Depends(get_db)):
+    """Call volume by interval and queue, by direction and outcome."""
+    fmt = _fmt(format)
+    if interval not in reports.INTERVALS:
+        raise _bad("interval", f"interval must be one of {', '.join(reports.INTERVALS)}")
+    s, e, zone = _period(from_, to, tz)
+    if (e - s).total_seconds() / reports.INTERVALS[interval] > 5000:
+        raise _bad("interval", "too many intervals for this period; choose a longer interval")
+    result = await reports.call_volume(db, start=s, end=e, interval=interval, tz=zone)
+    return await _respond(result, fmt=fmt, table=table, s=s, e=e, request=request, user=user, db=db)
+
+
+@router.get("/business")
+async def business_report(request: Request, from_: str | None = Query(None, alias="from"), to: str | None = None,
+                          tz: str | None = None, format: str = "json", table: str | None = None,
+                          user=Depends(supervisor_only), db: AsyncSession = Depends(get_db)):
+    """Tickets created in the period by type and state."""
+    fmt = _fmt(format)
+    s, e, zone = _period(from_, to, tz)
+    result = await reports.business_volume(db, start=s, end=e, tz=zone)
+    return await _respond(result, fmt=fmt, table=table, s=s, e=e, request=request, user=user, db=db)
+
+
+@router.get("/workload")
+async def workload_report(request: Request, from_: str | None = Query(None, alias="from"), to: str | None = None,
+                          tz: str | None = None, format: str = "json", table: str | None = None,
+                          user=Depends(supervisor_only), db: AsyncSession = Depends(get_db)):
+    """Per agent: calls answered, talk, hold, wrap-up, pause, login time, occupancy."""
+    fmt = _fmt(format)
+    s, e, _ = _period(from_, to, tz)
+    result = await reports.workload(db, start=s, end=e)
+    return await _respond(result, fmt=fmt, table=table, s=s, e=e, request=request, user=user, db=db)
+
+
+@router.get("/queues")
+async def queues_report(request: Request, from_: str | None = Query(None, alias="from"), to: str | None = None,
+                        tz: str | None = None, format: str = "json", table: str | None = None,
+                        user=Depends(supervisor_only), container=Depends(get_container),
+                        db: AsyncSession = Depends(get_db)):
+    """Queue quality: SL, ASA, AHT, abandonment rate, short abandons (formulas in the answer)."""
+    fmt = _fmt(format)
+    s, e, _ = _period(from_, to, tz)
+    result = await reports.queue_quality(db, start=s, end=e, config=get_config(container))
+    return await _respond(result, fmt=fmt, table=table, s=s, e=e, request=request, user=user, db=db)

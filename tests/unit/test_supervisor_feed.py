@@ -1,0 +1,190 @@
+"""Back-pressure of the supervisor feed: coalescing, resync, and the socket end to end."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import websockets
+
+from supervisor.feed import FeedClient, SupervisorFeed
+from tests.factories import PASSWORD, make_user, settings_for
+from tests.fakeami import FakeAMI, event
+from tests.live import live_app
+
+
+class GatedSocket:
+    """A browser that reads only when the test lets it."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.got = asyncio.Event()
+
+    async def send(self, text: str) -> None:
+        await self.gate.wait()
+        self.sent.append(json.loads(text))
+        self.got.set()
+
+    async def wait_for(self, pred, timeout=5.0):
+        async def _w():
+            while not pred(self.sent):
+                self.got.clear()
+                await self.got.wait()
+        await asyncio.wait_for(_w(), timeout)
+
+
+async def test_slow_client_gets_latest_state_per_key_and_others_are_not_slowed():
+    feed = SupervisorFeed()
+    slow_sock, fast_sock = GatedSocket(), GatedSocket()
+    slow = FeedClient(slow_sock.send, lambda: '{"type": "snapshot"}', limit=100)
+    fast = FeedClient(fast_sock.send, lambda: '{"type": "snapshot"}', limit=100)
+    for c in (slow, fast):
+        feed.add(c)
+    tasks = [asyncio.create_task(c.run()) for c in (slow, fast)]
+    await slow_sock.wait_for(lambda s: len(s) == 1)
+    slow_sock.gate.clear()  # the slow browser stops reading
+    feed.offer(("a", "alice"), {"type": "agent_status_changed", "n": 0})
+    await asyncio.sleep(0)  # the slow writer takes frame 0 and blocks in send
+    for n in range(1, 50):
+        feed.offer(("a", "alice"), {"type": "agent_status_changed", "n": n})
+        feed.offer(("q", "support"), {"type": "queue_status_changed", "n": n})
+    await fast_sock.wait_for(lambda s: sum(m.get("n") == 49 for m in s) == 2)
+    assert len(slow_sock.sent) == 1  # still stuck: the fast one was not held back
+    slow_sock.gate.set()
+    await slow_sock.wait_for(lambda s: sum(m.get("n") == 49 for m in s) == 2)
+    # the slow one got frame 0 (in flight), then only the latest of each key
+    assert [(m["type"], m.get("n")) for m in slow_sock.sent[1:]] == [
+        ("agent_status_changed", 0), ("agent_status_changed", 49), ("queue_status_changed", 49)]
+    assert slow.coalesced >= 96
+    for t in tasks:
+        t.cancel()
+
+
+async def test_a_client_that_cannot_keep_up_is_told_and_resynced():
+    feed = SupervisorFeed()
+    sock = GatedSocket()
+    snapshots = iter(range(100))
+    client = FeedClient(sock.send, lambda: json.dumps({"type": "snapshot", "n": next(snapshots)}), limit=10)
+    feed.add(client)
+    task = asyncio.create_task(client.run())
+    await sock.wait_for(lambda s: len(s) == 1)
+    sock.gate.clear()
+    for n in range(30):  # 30 distinct calls: nothing to coalesce
+        feed.offer(("c", str(n), "call_created"), {"type": "call_created", "call_id": str(n)})
+    sock.gate.set()
+    await sock.wait_for(lambda s: any(m["type"] == "snapshot" and m["n"] == 1 for m in s))
+    kinds = [m["type"] for m in sock.sent]
+    resync_at = kinds.index("resync")
+    assert kinds[resync_at + 1] == "snapshot" and "fell behind" in sock.sent[resync_at]["reason"]
+    assert client.resyncs == 1
+    # at most the frame in flight was sent before the resync; the backlog was dropped, not half-delivered
+    assert kinds[1:resync_at] in ([], ["call_created"])
+    task.cancel()
+
+
+# -- the socket through the whole app, against the fake AMI ----------------------
+
+@pytest.fixture
+async def env(tmp_path):
+    fake = await FakeAMI().start()
+    settings = settings_for(tmp_path, ami_port=fake.port, ami_secret=fake.secret, agi_port=0,
+                            ami_ping_interval=30.0)
+    async with live_app(settings) as app:
+        c = app.state.container
+        assert await c.bridge.wait_ready(5)
+        async with c.sessionmaker() as db:
+            await make_user(db, "alice", extension="1001", queues=["support"])
+            await make_user(db, "sam", role="supervisor")
+        yield app, fake
+    await fake.stop()
+
+
+async def token(app, username):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=app.state.base_url) as http:
+        r = await http.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+        return r.json()["access_token"]
+
+
+async def recv(ws, type_, timeout=5.0, **match):
+    async def _w():
+        while True:
+            m = json.loads(await ws.recv())
+            if m["type"] == type_ and all(m.get(k) == v for k, v in match.items()):
+                return m
+    return await asyncio.wait_for(_w(), timeout)
+
+
+async def test_supervisor_socket_snapshot_then_transitions_in_order(env):
+    app, fake = env
+    url = app.state.base_url.replace("http", "ws") + "/ws/supervisor?token="
+    agent_token = await token(app, "alice")
+    async with websockets.connect(url + agent_token) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await ws.recv()
+        assert info.value.rcvd.code == 4403  # an agent may not watch the floor
+    async with websockets.connect(url + "nonsense") as ws:
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await ws.recv()
+        assert info.value.rcvd.code == 4401
+    async with websockets.connect(url + await token(app, "sam")) as ws:
+        snap = await recv(ws, "snapshot")
+        assert snap["agents"] == [] or all(a["state"] == "logged_out" for a in snap["agents"])
+        iface = dict(Queue="support", Interface="Local/1001@agents/n", MemberName="alice")
+        seen = []
+        for block in (event("QueueMemberAdded", Status="1", Paused="0", **iface),
+                      event("QueueMemberPause", Status="1", Paused="1", PausedReason="meal", **iface),
+                      event("QueueMemberRemoved", **iface)):
+            await fake.push(block)  # one at a time: pushed together they may coalesce (latest wins)
+            m = await recv(ws, "agent_status_changed")
+            seen.append((m["agent"]["agent"], m["agent"]["state"], m["agent"]["paused_reason"]))
+        assert seen == [("alice", "available", None), ("alice", "paused", "meal"), ("alice", "logged_out", None)]
+        await ws.send("resync")
+        snap = await recv(ws, "snapshot")
+        assert [(a["agent"], a["state"]) for a in snap["agents"]] == [("alice", "logged_out")]
+
+
+async def test_agent_control_is_role_checked_validated_and_audited(env):
+    import httpx
+    from sqlalchemy import select
+
+    from accounts.models import AuditLog
+
+    app, fake = env
+    await fake.push(event("QueueMemberAdded", Queue="support", Interface="Local/1001@agents/n", MemberName="alice",
+                          Status="1", Paused="0"))
+    model = app.state.container.bridge.model
+    for _ in range(100):
+        if model.members:
+            break
+        await asyncio.sleep(0.02)  # the event crosses a real socket
+    base = app.state.base_url
+    async with httpx.AsyncClient(base_url=base) as http:
+        agent = {"Authorization": f"Bearer {await token(app, 'alice')}"}
+        sam = {"Authorization": f"Bearer {await token(app, 'sam')}"}
+        r = await http.post("/api/v1/supervisor/agents/alice/pause", json={"reason": "meal"}, headers=agent)
+        assert r.status_code == 403
+        r = await http.post("/api/v1/supervisor/agents/alice/pause", json={"reason": "nap"}, headers=sam)
+        assert r.status_code == 422 and "unknown pause reason" in r.text
+        r = await http.post("/api/v1/supervisor/agents/nobody/pause", json={"reason": "meal"}, headers=sam)
+        assert r.status_code == 404
+        r = await http.post("/api/v1/supervisor/agents/alice/pause", json={"reason": "meal", "queue": "sales"},
+                            headers=sam)
+        assert r.status_code == 409 and "not logged in to queue 'sales'" in r.text
+        r = await http.post("/api/v1/supervisor/agents/alice/pause", json={"reason": "meal"}, headers=sam)
+        assert r.status_code == 200, r.text
+        r = await http.post("/api/v1/supervisor/agents/alice/logout", json={"queue": "support"}, headers=sam)
+        assert r.status_code == 200, r.text
+        r = await http.post("/api/v1/supervisor/monitor", json={"agent": "alice", "mode": "listen"}, headers=sam)
+        assert r.status_code == 409 and "no phone extension" in r.text
+    pause = [a for a in fake.actions if a.get("Action") == "QueuePause"]
+    assert [(a["Queue"], a["Interface"], a["Paused"], a["Reason"]) for a in pause] == [
+        ("support", "Local/1001@agents/n", "true", "meal")]
+    assert [a["Queue"] for a in fake.actions if a.get("Action") == "QueueRemove"] == ["support"]
+    async with app.state.container.sessionmaker() as db:
+        rows = (await db.execute(select(AuditLog.actor, AuditLog.action, AuditLog.target)
+                                 .where(AuditLog.action.startswith("supervisor.")))).all()
+    assert rows == [("sam", "supervisor.agent_pause", "alice"), ("sam", "supervisor.agent_queue_logout", "alice")]
