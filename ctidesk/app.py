@@ -85,6 +85,9 @@ def create_app(settings: Settings, *, start_bridge: bool = True) -> FastAPI:
     app.include_router(tickets_router)
     app.include_router(dispatch_router)
     app.include_router(callbacks_router)
+    from recordings.http import router as recordings_router  # issue 5
+
+    app.include_router(recordings_router)
     from supervisor.http import router as supervisor_router  # issue 6
     from supervisor.reports_http import router as reports_router
 

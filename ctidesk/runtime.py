@@ -64,6 +64,13 @@ async def running(container, *, start_bridge: bool = True):
     sla = SlaScheduler(container.sessionmaker, bus)  # one per database: ticket_sla_warning/breached
     container.services["sla"] = sla
     sla.start()
+    from recordings.service import RecordingService  # issue 5: rows from MixMonitor events, ingest worker
+
+    recordings = RecordingService(container, model=model, directory=directory,
+                                  normalize=functools.partial(normalize, country_code=settings.default_country_code))
+    container.services["recordings"] = recordings
+    bus.subscribe(recordings)
+    recordings.start()
     agi = None
     reconciles: set[asyncio.Task] = set()
 
@@ -71,6 +78,9 @@ async def running(container, *, start_bridge: bool = True):
         task = asyncio.create_task(store.reconcile_open_calls(set(model.calls)))
         reconciles.add(task)
         task.add_done_callback(reconciles.discard)
+        rec_task = asyncio.create_task(recordings.recover(set(model.calls)))
+        reconciles.add(rec_task)
+        rec_task.add_done_callback(reconciles.discard)
 
     if start_bridge:
         bridge = Bridge(host=settings.ami_host, port=settings.ami_port, username=settings.ami_user,
@@ -87,6 +97,7 @@ async def running(container, *, start_bridge: bool = True):
         yield
     finally:
         await sla.stop()
+        await recordings.stop()
         await supervisor.stop()
         if agi is not None:
             await agi.stop()

@@ -59,6 +59,15 @@ class Settings:
     # are this prefix + the path Asterisk uses. Empty: the sandbox root (the
     # sandbox Asterisk runs chrooted there); "/" for an Asterisk on this host.
     asterisk_fs_root: Path | None = None
+    # Recordings (issue 5): where MixMonitor writes (Asterisk's side of the path),
+    # days to keep per kind (0 = forever), and how long a file must be still
+    # before a WAV with an unfinished header counts as abandoned by its writer.
+    recordings_spool: str = "/var/spool/asterisk/monitor"
+    recordings_retention_full_days: int = 365
+    recordings_retention_on_demand_days: int = 365
+    recordings_retention_voicemail_days: int = 180
+    recordings_settle_s: float = 5.0
+    recordings_scan_interval_s: float = 30.0
 
     @property
     def effective_database_url(self) -> str:

@@ -1,0 +1,251 @@
+"""File work for one recording: verify, repair, measure, checksum, store.
+
+Plain blocking functions (the service runs them in a thread, never on the
+event loop). Each step is safe to repeat after a crash at any point:
+
+* the move into storage is a ``rename`` when source and storage share a file
+  system (atomic: the file is either still in the spool or already stored),
+  else copy to ``<dest>.part`` + fsync + checksum compare + rename + unlink,
+  so a half-copied file is never taken for a stored one;
+* the storage name is a function of the row (``YYYY/MM/DD/<id>.wav`` from the
+  row's start), so a rerun after "moved but row not yet updated" finds the
+  file already stored and finishes the row from it.
+
+Why repair headers: Asterisk writes WAV sizes only when it closes the file. A
+file whose writer died (Asterisk killed mid-call) has every sample but a
+header saying "0 bytes"; throwing it away would lose the evidence, so once the
+file has been still for ``settle_s`` the sizes are rewritten from the file's
+real length. A file still growing (header 0, written seconds ago) is "not
+ready": the worker looks again later.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import struct
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+HEADER_MIN = 44
+
+
+class NotReady(Exception):
+    """The file is still being written: try again later."""
+
+
+class RetryLater(Exception):
+    """A transient storage problem (disk full, permission): the source is intact."""
+
+
+class BadFile(Exception):
+    """The file is empty, truncated or not audio; the message says which."""
+
+
+@dataclass
+class Stored:
+    storage_path: str  # relative to the recordings dir
+    size_bytes: int
+    sha256: str
+    duration_ms: int
+    note: str | None = None  # e.g. "header repaired" (kept in ``error`` as a remark)
+    extra: dict = field(default_factory=dict)
+
+
+def storage_name(rec_id: int, started_at: datetime, suffix: str = ".wav") -> str:
+    return f"{started_at:%Y/%m/%d}/{rec_id}{suffix}"
+
+
+def _chunks(fh, size: int):
+    """(chunk_id, offset_of_chunk_data, declared_size) for every RIFF chunk."""
+    pos = 12
+    while pos + 8 <= size:
+        fh.seek(pos)
+        head = fh.read(8)
+        if len(head) < 8:
+            return
+        cid, csize = head[:4], struct.unpack("<I", head[4:])[0]
+        yield cid, pos + 8, csize
+        pos += 8 + csize + (csize & 1)
+
+
+def check_wav(path: Path, *, settle_s: float, now: float | None = None) -> str | None:
+    """Verify (and if needed repair) a PCM WAV; returns a remark or None.
+
+    Raises BadFile, NotReady."""
+    st = path.stat()
+    size = st.st_size
+    now = time.time() if now is None else now
+    if size == 0:
+        if now - st.st_mtime < settle_s:
+            raise NotReady("empty so far")
+        raise BadFile("empty file (0 bytes): nothing was recorded")
+    with open(path, "r+b") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            if size < HEADER_MIN and now - st.st_mtime < settle_s:
+                raise NotReady("header not written yet")
+            raise BadFile(f"not a WAV file or truncated header ({size} bytes)")
+        fmt = data = None
+        for cid, off, csize in _chunks(fh, size):
+            if cid == b"fmt ":
+                fh.seek(off)
+                raw = fh.read(16)
+                if len(raw) < 16:
+                    break
+                fmt = struct.unpack("<HHIIHH", raw)
+            elif cid == b"data":
+                data = (off, csize)
+                break
+        if fmt is None or data is None:
+            raise BadFile(f"truncated WAV: no {'fmt' if fmt is None else 'data'} chunk ({size} bytes)")
+        audio_format, channels, rate, _byte_rate, block_align, bits = fmt
+        if audio_format != 1 or not channels or not rate or not block_align:
+            raise BadFile(f"unsupported WAV encoding (format {audio_format}, {channels} ch, {rate} Hz)")
+        off, declared = data
+        actual = size - off
+        actual -= actual % block_align  # a torn last sample is dropped
+        if declared == actual and actual > 0:
+            return None
+        if now - st.st_mtime < settle_s:
+            raise NotReady("still being written (header not final)")
+        if actual <= 0:
+            raise BadFile("empty recording: a WAV header with no audio")
+        if declared > actual and declared != 0:
+            remark = f"truncated: header said {declared} audio bytes, file has {actual}; kept what is there"
+        else:
+            remark = f"header repaired: it said {declared} audio bytes, file has {actual} (writer stopped abruptly)"
+        fh.seek(4)
+        fh.write(struct.pack("<I", off + actual - 8))
+        fh.seek(off - 4)
+        fh.write(struct.pack("<I", actual))
+        fh.truncate(off + actual)
+        fh.flush()
+        os.fsync(fh.fileno())
+        return remark
+
+
+def measure_ms(path: Path) -> int:
+    """The real duration, decoded with pydub (not trusted from the header)."""
+    from pydub import AudioSegment
+
+    return len(AudioSegment.from_file(path, format="wav"))
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def move_into_storage(src: Path, dest: Path, digest: str) -> None:
+    """Atomically place ``src`` at ``dest`` (see module docstring); raises RetryLater."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(src, dest)
+            _fsync_dir(dest.parent)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+        part = dest.with_name(dest.name + ".part")
+        try:
+            with open(src, "rb") as fin, open(part, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+                fout.flush()
+                os.fsync(fout.fileno())
+            if sha256_of(part) != digest:
+                raise RetryLater("copy in storage does not match the source checksum")
+            os.replace(part, dest)
+            _fsync_dir(dest.parent)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        src.unlink()
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise RetryLater(f"disk full in recordings storage ({dest.parent}): {exc.strerror}") from None
+        raise RetryLater(f"cannot store into {dest.parent}: {exc}") from None
+
+
+def ingest(src: Path | None, root: Path, rel: str, *, settle_s: float) -> Stored:
+    """Verify, measure, checksum and store one file; idempotent (see module docstring)."""
+    dest = root / rel
+    if (src is None or not src.exists()) and dest.exists():
+        # A previous run moved it and died before the row was updated.
+        return Stored(rel, dest.stat().st_size, sha256_of(dest), measure_ms(dest))
+    if src is None or not src.exists():
+        raise FileNotFoundError(str(src))
+    remark = check_wav(src, settle_s=settle_s)
+    try:
+        duration = measure_ms(src)
+    except Exception as exc:  # pydub/wave could not decode it
+        raise BadFile(f"unreadable audio: {exc}") from None
+    digest = sha256_of(src)
+    size = src.stat().st_size
+    move_into_storage(src, dest, digest)
+    return Stored(rel, size, digest, duration, remark)
+
+
+def quarantine(src: Path, root: Path, rec_id: int) -> str | None:
+    """Keep a bad file (evidence of what went wrong) under ``failed/``; returns its path."""
+    if not src.exists():
+        return None
+    rel = f"failed/{rec_id}{src.suffix or '.bin'}"
+    try:
+        move_into_storage(src, root / rel, sha256_of(src))
+    except RetryLater:
+        return None
+    return rel
+
+
+def peaks(path: Path, count: int = 600) -> list[float]:
+    """Waveform peaks (0..1) for the player: max |sample| per bucket."""
+    from pydub import AudioSegment
+
+    seg = AudioSegment.from_file(path, format="wav").set_channels(1)
+    samples = seg.get_array_of_samples()
+    n = len(samples)
+    if n == 0:
+        return []
+    full = float(1 << (8 * seg.sample_width - 1))
+    count = max(1, min(count, n))
+    step = n / count
+    out = []
+    for i in range(count):
+        chunk = samples[int(i * step):int((i + 1) * step)] or samples[int(i * step):int(i * step) + 1]
+        out.append(round(max(abs(min(chunk)), abs(max(chunk))) / full, 3))
+    return out
+
+
+def cached_peaks(path: Path, count: int = 600) -> list[float]:
+    """Peaks computed once and kept beside the file (``<file>.peaks.json``)."""
+    cache = path.with_name(path.name + ".peaks.json")
+    if cache.exists() and cache.stat().st_mtime >= path.stat().st_mtime:
+        try:
+            return json.loads(cache.read_text())
+        except ValueError:
+            pass
+    values = peaks(path, count)
+    tmp = cache.with_name(cache.name + ".tmp")
+    tmp.write_text(json.dumps(values))
+    os.replace(tmp, cache)
+    return values

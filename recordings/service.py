@@ -1,0 +1,461 @@
+"""The recordings service: rows from MixMonitor events, the ingest worker, reconcile.
+
+``container.services["recordings"]`` is this object. Why it is shaped so:
+
+* **The bus never waits.** ``__call__`` (a bus subscriber) only puts events on
+  a queue; one task applies them in order (a pause must land after its start).
+* **A row before the file is final.** ``recording_started`` writes a row in
+  status ``recording``; ``recording_stopped`` (or the call's end, or a resync
+  that finds the call gone) turns it ``pending``; the ingest worker turns
+  ``pending`` into ``stored``/``failed``. A crash at any point leaves a row the
+  next start finishes, and ``reconcile`` adopts spool files that never got a
+  row (our process died before the event was handled).
+* **File work off the loop.** Verify/measure/hash/move run in a thread
+  (``asyncio.to_thread``); the AMI bridge and HTTP keep going.
+* ``kick()`` is non-blocking (sets an event), so the IVR can call it from its
+  AGI handler after writing a voicemail row.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import or_, select, update
+
+from cti.model import device_of
+from ctidesk.db import utcnow
+from recordings import ingest as files
+from recordings.models import Recording
+
+log = logging.getLogger(__name__)
+
+EVENTS = frozenset({"recording_started", "recording_paused", "recording_resumed", "recording_stopped",
+                    "call_answered", "call_ended"})
+
+
+def _ts(at: float) -> datetime:
+    return datetime.fromtimestamp(at, timezone.utc)
+
+
+class RecordingService:
+    def __init__(self, container, *, model=None, directory=None, normalize=None) -> None:
+        self.c = container
+        self.settings = container.settings
+        self.model = model
+        self.directory = directory
+        norm = normalize or (lambda n: n)
+        # customers.phone.normalize gives a PhoneNumber; the column holds its text
+        self.normalize = lambda n: (getattr(norm(n), "normalized", None) or n)[:32] if n else None
+        self.root = self.settings.effective_recordings_dir
+        self.spool = self.settings.host_path(self.settings.recordings_spool)
+        self._events: asyncio.Queue = asyncio.Queue()
+        self._kick = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._expect_start: set[str] = set()  # channels we sent MixMonitor to: their row exists
+        self.ingested = 0
+        self.last_reconcile: dict | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._tasks = [asyncio.create_task(self._apply_events(), name="recordings-events"),
+                       asyncio.create_task(self._worker(), name="recordings-ingest")]
+        self.kick()
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks = []
+
+    def kick(self) -> None:
+        """Ingest every ``pending`` row soon. Never blocks."""
+        self._kick.set()
+
+    def __call__(self, event) -> None:
+        if event.type in EVENTS:
+            self._events.put_nowait(event)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until queued events are applied (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while not self._events.empty() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    # -- events -> rows ------------------------------------------------------
+
+    async def _apply_events(self) -> None:
+        while True:
+            event = await self._events.get()
+            try:
+                await self._apply(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("recording event %s for call %s not applied", event.type, event.call_id)
+
+    def _username(self, agent: str | None, channel: str | None) -> str | None:
+        if self.directory is not None:
+            return self.directory.username_for(agent, channel) or agent
+        return agent
+
+    def _live_call(self, call_id: str):
+        return self.model.calls.get(call_id) if self.model is not None else None
+
+    async def _apply(self, e) -> None:
+        t = e.type
+        if t == "recording_started":
+            await self._started(e)
+        elif t in ("recording_paused", "recording_resumed"):
+            await self._paused(e, t == "recording_paused")
+        elif t == "recording_stopped":
+            await self._stopped(e.call_id, e.uniqueid, _ts(e.at))
+        elif t == "call_ended":
+            await self._stopped(e.call_id, "", _ts(e.at))
+            await self._fill_from_call(e.call_id, agent=e.agent)
+        elif t == "call_answered":
+            await self._fill_from_call(e.call_id, agent=e.agent, interface=e.interface)
+        if t.startswith("recording_"):
+            self._push(e)
+
+    def _push(self, e) -> None:
+        username = self._username(e.agent, e.channel or None)
+        call = self._live_call(e.call_id)
+        if username is None and call is not None:
+            username = self._username(call.agent, call.interface)
+        hub = self.c.hub
+        if username and hub is not None:
+            state = {"recording_started": "recording", "recording_paused": "paused",
+                     "recording_resumed": "recording", "recording_stopped": "off"}[e.type]
+            if e.type == "recording_stopped" and call is not None and call.record_state != "off":
+                state = call.record_state  # another recording of this call still runs
+            hub.send(username, e.to_dict())
+            hub.send(username, {"type": "record_state", "call_id": e.call_id, "state": state})
+
+    async def _started(self, e) -> None:
+        started = _ts(e.at)
+        if e.uniqueid in self._expect_start:
+            self._expect_start.discard(e.uniqueid)  # on-demand: start_on_demand wrote the row
+            return
+        async with self.c.sessionmaker() as db:
+            path = await self._mixmonitor_file(e)
+            exists = (await db.execute(select(Recording.id).where(Recording.source_path == str(path)))
+                      ).scalar_one_or_none()
+            if exists is not None:
+                return  # a replay or a second start for the same file
+            rec = Recording(call_id=e.call_id, uniqueid=e.uniqueid, kind="full", status="recording",
+                            started_at=started, source_path=str(path),
+                            agent_username=self._username(e.agent, e.channel))
+            self._fill_live(rec, e.call_id)
+            db.add(rec)
+            await db.commit()
+
+    async def _mixmonitor_file(self, e) -> Path:
+        """The file MixMonitor writes: ``MIXMONITOR_FILENAME`` on the channel, else the
+        dialplan's convention (``${REC}`` = spool/<first channel's uniqueid>.wav)."""
+        bridge = self.c.bridge
+        if bridge is not None and bridge.connected and e.channel:
+            with contextlib.suppress(Exception):
+                resp = await bridge.action({"Action": "Getvar", "Channel": e.channel,
+                                            "Variable": "MIXMONITOR_FILENAME"}, timeout=2)
+                value = (resp.get("Value") if hasattr(resp, "get") else None) or ""
+                if value.startswith("/"):
+                    return self.settings.host_path(value)
+        return self.spool / f"{e.call_id}.wav"
+
+    def _fill_live(self, rec: Recording, call_id: str) -> None:
+        call = self._live_call(call_id)
+        if call is None:
+            return
+        if rec.caller_number_raw is None and call.caller_number:
+            rec.caller_number_raw = call.caller_number
+            rec.caller_number = self.normalize(call.caller_number)
+        if rec.called_number_raw is None and call.called_number:
+            rec.called_number_raw = call.called_number
+            rec.called_number = self.normalize(call.called_number)
+        if rec.agent_username is None and call.agent:
+            rec.agent_username = self._username(call.agent, call.interface)
+
+    async def _paused(self, e, paused: bool) -> None:
+        async with self.c.sessionmaker() as db:
+            q = select(Recording).where(Recording.call_id == e.call_id, Recording.status == "recording")
+            if e.uniqueid:
+                q = q.where(or_(Recording.uniqueid == e.uniqueid, Recording.uniqueid.is_(None)))
+            for rec in (await db.execute(q)).scalars():
+                offset = round(max(0.0, e.at - rec.started_at.timestamp()), 3)
+                pauses = json.loads(rec.pauses or "[]")
+                if paused and (not pauses or pauses[-1][1] is not None):
+                    pauses.append([offset, None])
+                elif not paused and pauses and pauses[-1][1] is None:
+                    pauses[-1][1] = offset
+                rec.pauses = json.dumps(pauses)
+            await db.commit()
+
+    async def _stopped(self, call_id: str, uniqueid: str, at: datetime) -> int:
+        async with self.c.sessionmaker() as db:
+            q = select(Recording).where(Recording.call_id == call_id, Recording.status == "recording")
+            if uniqueid:
+                q = q.where(Recording.uniqueid == uniqueid)
+            n = 0
+            for rec in (await db.execute(q)).scalars():
+                _close_pauses(rec, at)
+                rec.status, rec.ended_at = "pending", at
+                n += 1
+            await db.commit()
+        if n:
+            self.kick()
+        return n
+
+    async def recover(self, live_call_ids: set[str]) -> int:
+        """After an AMI (re)login: rows still ``recording`` whose call Asterisk no
+        longer has are finished (Asterisk closed the file when the call went)."""
+        async with self.c.sessionmaker() as db:
+            rows = (await db.execute(select(Recording).where(Recording.status == "recording"))).scalars().all()
+            n = 0
+            for rec in rows:
+                if rec.call_id in live_call_ids:
+                    continue
+                _close_pauses(rec, utcnow())
+                rec.status = "pending"
+                rec.ended_at = rec.ended_at or utcnow()
+                n += 1
+            await db.commit()
+        if n:
+            log.info("recordings: %d recording(s) of calls that ended while we were away are now pending", n)
+            self.kick()
+        return n
+
+    async def _fill_from_call(self, call_id: str, *, agent: str | None = None, interface: str | None = None) -> None:
+        """Rows may exist before the call row: fill what they lack once the call is known."""
+        username = self._username(agent, interface) if agent or interface else None
+        async with self.c.sessionmaker() as db:
+            rows = (await db.execute(select(Recording).where(Recording.call_id == call_id))).scalars().all()
+            if not rows:
+                return
+            for rec in rows:
+                if rec.agent_username is None and username:
+                    rec.agent_username = username
+                self._fill_live(rec, call_id)
+            await _fill_rows_from_calls(db, rows, self.normalize)
+            await db.commit()
+
+    # -- on-demand control -----------------------------------------------------
+
+    def agent_channel(self, call, device: str) -> str | None:
+        """The agent's own channel in ``call`` (Local ``;1`` side: it is the bridged one)."""
+        mine = [ch for ch in call.channels.values() if device_of(ch) == device]
+        mine.sort(key=lambda ch: (not ch.endswith(";1"), ch))
+        return mine[0] if mine else None
+
+    async def start_on_demand(self, call, channel: str, username: str) -> int:
+        uniqueid = next((u for u, ch in call.channels.items() if ch == channel), "")
+        async with self.c.sessionmaker() as db:
+            rec = Recording(call_id=call.id, uniqueid=uniqueid or None, kind="on_demand", status="recording",
+                            agent_username=username, started_at=utcnow())
+            self._fill_live(rec, call.id)
+            db.add(rec)
+            await db.flush()
+            asterisk_path = f"{self.settings.recordings_spool.rstrip('/')}/ondemand-{rec.id}-{call.id}.wav"
+            rec.source_path = str(self.settings.host_path(asterisk_path))
+            await db.commit()
+            rec_id = rec.id
+        self._expect_start.add(uniqueid)
+        try:
+            await self.c.bridge.action({"Action": "MixMonitor", "Channel": channel, "File": asterisk_path},
+                                       timeout=5)
+        except Exception:
+            async with self.c.sessionmaker() as db:
+                await db.execute(update(Recording).where(Recording.id == rec_id)
+                                 .values(status="missing", error="Asterisk refused MixMonitor"))
+                await db.commit()
+            self._expect_start.discard(uniqueid)
+            raise
+        return rec_id
+
+    # -- ingest ----------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        first = True
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), self.settings.recordings_scan_interval_s)
+            self._kick.clear()
+            try:
+                if first:
+                    self.last_reconcile = await self.reconcile()
+                    first = False
+                again = await self.ingest_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("recordings ingest pass failed; retrying later")
+                again = True
+            if again:
+                await asyncio.sleep(0.5)  # a file still being written: look again shortly
+                self._kick.set()
+
+    async def ingest_pending(self, limit: int = 200) -> bool:
+        """Ingest pending rows; True if some must be retried soon (still being written)."""
+        async with self.c.sessionmaker() as db:
+            rows = (await db.execute(select(Recording).where(Recording.status == "pending")
+                                     .order_by(Recording.id).limit(limit))).scalars().all()
+        retry = False
+        for rec in rows:
+            retry |= await self.ingest_one(rec)
+        return retry or len(rows) == limit
+
+    async def ingest_one(self, rec: Recording) -> bool:
+        src = Path(rec.source_path) if rec.source_path else None
+        if src is not None and not _inside(src, self.settings.effective_asterisk_fs_root) \
+                and not _inside(src, self.root):
+            return await self._finish(rec.id, status="failed", error=f"source path outside Asterisk's root: {src}")
+        rel = files.storage_name(rec.id, rec.started_at)
+        try:
+            stored = await asyncio.to_thread(files.ingest, src, self.root, rel,
+                                             settle_s=self.settings.recordings_settle_s)
+        except files.NotReady:
+            return True
+        except files.RetryLater as exc:
+            log.warning("recording %s not stored yet: %s", rec.id, exc)
+            await self._finish(rec.id, status="pending", error=str(exc))
+            return False
+        except FileNotFoundError:
+            return await self._finish(rec.id, status="missing",
+                                      error=f"the recording file never appeared at {src}")
+        except files.BadFile as exc:
+            kept = await asyncio.to_thread(files.quarantine, src, self.root, rec.id) if src else None
+            return await self._finish(rec.id, status="failed", error=str(exc), storage_path=kept)
+        await self._finish(rec.id, status="stored", error=stored.note, storage_path=stored.storage_path,
+                           size_bytes=stored.size_bytes, sha256=stored.sha256, duration_ms=stored.duration_ms)
+        self.ingested += 1
+        return False
+
+    async def _finish(self, rec_id: int, **values) -> bool:
+        async with self.c.sessionmaker() as db:
+            rec = await db.get(Recording, rec_id)
+            if rec is None:
+                return False
+            for k, v in values.items():
+                setattr(rec, k, v)
+            if rec.ended_at is None and rec.duration_ms:
+                rec.ended_at = rec.started_at + timedelta(milliseconds=rec.duration_ms)
+            await _fill_rows_from_calls(db, [rec], self.normalize)
+            await db.commit()
+        return False
+
+    # -- reconcile -------------------------------------------------------------
+
+    async def reconcile(self, *, dry_run: bool = False) -> dict:
+        """Files without rows get rows; rows without files are marked. Says what it did."""
+        return await reconcile(self.c.sessionmaker, self.settings, dry_run=dry_run,
+                               normalize=self.normalize, after=self.kick)
+
+
+def _close_pauses(rec: Recording, at: datetime) -> None:
+    if rec.pauses:
+        pauses = json.loads(rec.pauses)
+        if pauses and pauses[-1][1] is None:
+            pauses[-1][1] = round(max(0.0, (at - rec.started_at).total_seconds()), 3)
+            rec.pauses = json.dumps(pauses)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+async def _fill_rows_from_calls(db, rows, normalize) -> None:
+    from cti.models import CallRecord
+
+    need = {r.call_id for r in rows if r.call_id and (r.agent_username is None or r.caller_number is None
+                                                      or r.customer_id is None)}
+    if not need:
+        return
+    calls = {c.call_id: c for c in (await db.execute(select(CallRecord).where(CallRecord.call_id.in_(need))))
+             .scalars()}
+    for r in rows:
+        c = calls.get(r.call_id)
+        if c is None:
+            continue
+        r.agent_username = r.agent_username or c.agent_username or c.agent
+        if r.caller_number is None and c.caller_number_raw:
+            r.caller_number_raw, r.caller_number = c.caller_number_raw, c.caller_number
+        if r.called_number is None and c.called_number:
+            r.called_number_raw, r.called_number = c.called_number, normalize(c.called_number)
+        r.customer_id = r.customer_id or c.customer_id
+
+
+async def reconcile(sessionmaker, settings, *, dry_run: bool = False, normalize=None, after=None) -> dict:
+    """The consistency check behind ``ctidesk recordings reconcile`` (and every start).
+
+    * spool files (``*.wav`` in ``recordings_spool``) no row points at, still for
+      ``recordings_settle_s``: adopted as a ``pending`` full recording of the call
+      their name gives (our process died before it wrote the row);
+    * ``stored`` rows whose file is gone from storage: ``missing``;
+    * ``pending``/``recording`` rows older than a day whose source is gone and
+      which were never stored: ``missing``.
+    """
+    normalize = normalize or (lambda n: n)
+    spool = settings.host_path(settings.recordings_spool)
+    root = settings.effective_recordings_dir
+    report = {"adopted": [], "missing": [], "dry_run": dry_run}
+    now = time.time()
+    candidates = []
+    if spool.is_dir():
+        for p in sorted(spool.glob("*.wav")):
+            try:
+                if now - p.stat().st_mtime >= settings.recordings_settle_s:
+                    candidates.append(p)
+            except FileNotFoundError:
+                continue
+    async with sessionmaker() as db:
+        if candidates:
+            known = set((await db.execute(select(Recording.source_path).where(
+                Recording.source_path.in_([str(p) for p in candidates])))).scalars())
+            new = []
+            for p in candidates:
+                if str(p) in known:
+                    continue
+                stem = p.stem
+                call_id = stem.split("-")[-1] if stem.startswith("ondemand-") else stem
+                kind = "on_demand" if stem.startswith("ondemand-") else "full"
+                started = datetime.fromtimestamp(p.stat().st_ctime, timezone.utc)
+                report["adopted"].append({"file": p.name, "call_id": call_id, "kind": kind})
+                if not dry_run:
+                    new.append(Recording(call_id=call_id[:64], kind=kind, status="pending", started_at=started,
+                                         source_path=str(p),
+                                         error="adopted by reconcile: the file had no row"))
+            if new:
+                db.add_all(new)
+                await db.flush()
+                await _fill_rows_from_calls(db, new, normalize)
+        stored = (await db.execute(select(Recording.id, Recording.storage_path)
+                                   .where(Recording.status == "stored"))).all()
+        gone = [rid for rid, rel in stored if not rel or not (root / rel).exists()]
+        day_ago = utcnow() - timedelta(days=1)
+        stale = (await db.execute(select(Recording.id, Recording.source_path).where(
+            Recording.status.in_(("pending", "recording")), Recording.started_at < day_ago))).all()
+        gone += [rid for rid, src in stale if not src or not Path(src).exists()]
+        report["missing"] = gone
+        if gone and not dry_run:
+            await db.execute(update(Recording).where(Recording.id.in_(gone)).values(
+                status="missing", error="reconcile: the file is gone"))
+        if not dry_run:
+            await db.commit()
+    if report["adopted"] or report["missing"]:
+        log.warning("recordings reconcile%s: adopted %d file(s) without rows, %d row(s) without files",
+                    " (dry run)" if dry_run else "", len(report["adopted"]), len(report["missing"]))
+    if after is not None and report["adopted"] and not dry_run:
+        after()
+    return report
