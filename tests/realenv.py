@@ -157,7 +157,7 @@ async def wait_no_channels(ami, timeout: float = 30) -> None:
 async def _prepare(ami) -> None:
     await wait_no_channels(ami)
     await remove_all_members(ami)
-    for ext in ("1001", "1002", "1003"):
+    for ext in ("1001", "1002", "1003", "1009"):
         await set_phone(ami, ext, reset=True)
 
 
@@ -167,7 +167,7 @@ def _seed(srv: Server) -> None:
     srv.add_user("alice", extension="1001", queues="support")
     srv.add_user("bob", extension="1002", queues="support")
     srv.add_user("carol", extension="1003", queues="sales")
-    srv.add_user("sam", role="supervisor")
+    srv.add_user("sam", role="supervisor", extension="1009")  # a phone: listen / whisper / barge
 
 
 @pytest.fixture

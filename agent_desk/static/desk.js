@@ -15,6 +15,7 @@ import {
   buildAttach, buildNewTicket, initMyWork, newPopWork, popTickets, renderMyWork,
 } from '/static/work.js';
 import { el, isObj, str } from '/static/dom.js';
+import { onMonitoring } from '/static/wallboard_monitor_notice.js';
 
 const RECONNECT_MAX_MS = 10000;
 const WS_BAD_TOKEN = 4401;
@@ -236,6 +237,10 @@ function handleMessage(msg) {
       break;
     case 'call_ended':
       onCallEnded(msg);
+      break;
+    case 'monitoring_started':
+    case 'monitoring_stopped':
+      onMonitoring(msg);
       break;
     default:
       break;
