@@ -1,0 +1,157 @@
+"""Recordings against the real sandbox Asterisk: MixMonitor files from real
+calls, ingested by our server (a real process), searched, streamed with Range,
+paused, and surviving an Asterisk restart and our own crash.
+
+The simulated agent phone plays ``hello-world`` and then, with
+``simphone/<ext>/tone`` set, a steady 440 Hz tone for its talk time before it
+hangs up: the audio in the recording is known in length and content.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+import sqlite3
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from pydub import AudioSegment
+from pydub.silence import detect_nonsilent
+
+from cti.oneshot import ami_action
+from sandbox.runner import Sandbox, set_phone
+from tests.realenv import call, wait_no_channels
+
+pytestmark = pytest.mark.asterisk
+
+
+def number() -> str:
+    return "137" + "".join(random.choice("0123456789") for _ in range(8))
+
+
+async def tone(ami, ext: str, freq: str = "440") -> None:
+    r = await ami_action(ami, {"Action": "DBPut", "Family": "simphone", "Key": f"{ext}/tone", "Val": freq}, timeout=5)
+    assert r.get("Response") == "Success", r
+
+
+def hello_world_s(sandbox) -> float:
+    path = sandbox.settings.host_path("/usr/share/asterisk/sounds/en_US_f_Allison/hello-world.wav")
+    return len(AudioSegment.from_file(path, format="wav")) / 1000
+
+
+async def until(fn, what: str, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await fn()
+        if last:
+            return last
+        await asyncio.sleep(0.2)  # polling the API under a deadline (ingest is asynchronous)
+    raise AssertionError(f"{what}: not reached in {timeout}s (last: {last})")
+
+
+async def stored_recording(client, call_id: str, timeout: float = 40, kind: str | None = None) -> dict:
+    async def get():
+        params = {"call_id": call_id}
+        if kind:
+            params["kind"] = kind
+        items = (await client.get("/api/v1/recordings", **params)).json()["items"]
+        done = [i for i in items if i["status"] in ("stored", "failed", "missing")]
+        return done[0] if done else None
+    rec = await until(get, f"a finished recording of call {call_id}", timeout)
+    assert rec["status"] == "stored", rec
+    return rec
+
+
+async def fetch(client, path: str, headers: dict | None = None) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=client.base_url, timeout=10) as http:
+        return await http.get(path, headers={**client.headers, **(headers or {})})
+
+
+async def patch(client, path: str, body: dict) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=client.base_url, timeout=10) as http:
+        return await http.patch(path, json=body, headers=client.headers)
+
+
+def audit_rows(server, action: str) -> list[tuple]:
+    with sqlite3.connect(server.state_dir / "real.db") as db:
+        return db.execute("SELECT actor, target FROM audit_log WHERE action = ?", (action,)).fetchall()
+
+
+async def test_answered_queue_call_is_recorded_measured_searchable_and_seekable(server, ami, sandbox):
+    talk = 3
+    await set_phone(ami, "1001", answer_delay=1, talk_time=talk)
+    await tone(ami, "1001")
+    alice = await server.desk("alice")
+    bob = await server.desk("bob", join_queues=False)
+    sam = await server.desk("sam", join_queues=False)
+    caller = number()
+    await call(ami, caller, name="Rec Test", hold=30)
+    pop = await alice.next_of("screen_pop", timeout=20)
+    call_id = pop["call"]["id"]
+    started = await alice.next_of("record_state", timeout=20)
+    assert started == {**started, "call_id": call_id, "state": "recording"}
+    await alice.next_of("call_ended", timeout=30)
+    rec = await stored_recording(sam, call_id)
+    expected = hello_world_s(sandbox) + talk
+    assert abs(rec["duration_s"] - expected) <= 0.3, (rec["duration_s"], expected)
+    assert (rec["kind"], rec["agent"], rec["caller_number_normalized"]) == ("full", "alice", "+86" + caller)
+    assert len(rec["sha256"]) == 64 and rec["size_bytes"] > 1000
+
+    # the stream: whole file via a play link (what the audio element uses), then Range
+    play = await alice.post(f"/api/v1/recordings/{rec['id']}/play")
+    assert play.status_code == 200, play.text
+    whole = await fetch(alice, play.json()["url"])
+    assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
+    assert len(whole.content) == rec["size_bytes"]
+    audio = AudioSegment.from_file(io.BytesIO(whole.content), format="wav")
+    assert abs(len(audio) / 1000 - rec["duration_s"]) < 0.05
+    # what was played is in the file: sound from the start, then a steady tone for the talk time
+    assert detect_nonsilent(audio, min_silence_len=200, silence_thresh=-45)[0][0] < 300
+    levels = [audio[ms:ms + 100].dBFS for ms in range(len(audio) - talk * 1000 + 200, len(audio) - 200, 100)]
+    assert levels and max(levels) - min(levels) < 3 and min(levels) > -30, levels
+    size = rec["size_bytes"]
+    part = await fetch(alice, play.json()["url"], {"Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and part.headers["content-range"] == f"bytes 1000-1999/{size}"
+    assert part.content == whole.content[1000:2000]
+    tail = await fetch(alice, play.json()["url"], {"Range": "bytes=-100"})
+    assert tail.status_code == 206 and tail.content == whole.content[-100:]
+    bad = await fetch(alice, play.json()["url"], {"Range": f"bytes={size}-"})
+    assert bad.status_code == 416 and bad.headers["content-range"] == f"bytes */{size}"
+    assert ("alice", str(rec["id"])) in audit_rows(server, "recording.play")
+
+    # access: bob (another agent) neither finds nor hears it
+    assert (await bob.get(f"/api/v1/recordings/{rec['id']}")).status_code == 404
+    assert (await bob.get("/api/v1/recordings", call_id=call_id)).json()["items"] == []
+    assert (await bob.post(f"/api/v1/recordings/{rec['id']}/play")).status_code == 404
+    assert (await fetch(bob, play.json()["url"].split("?")[0])).status_code == 404
+
+    # search finds it by each filter
+    r = await patch(alice, f"/api/v1/recordings/{rec['id']}",
+                    {"description": "客户投诉 billing dispute", "tags": ["vip"]})
+    assert r.status_code == 200, r.text
+    ticket = await sam.post("/api/v1/tickets", {"type": "complaint", "customer_id": pop["provisional_customer"]["id"]
+                                                if pop.get("provisional_customer") else pop["customer"]["id"],
+                                                "description": "recording test", "call_id": call_id})
+    assert ticket.status_code == 201, ticket.text
+    t0 = datetime.fromisoformat(rec["started_at"])
+    filters = [
+        {"agent": "alice"}, {"number": caller}, {"number": "+86 " + caller}, {"number": caller[-5:]},
+        {"caller": caller[3:9]}, {"kind": "full"}, {"q": "billing"}, {"q": "投诉"}, {"q": "vip"},
+        {"ticket_id": ticket.json()["id"]},
+        {"from": (t0 - timedelta(seconds=1)).isoformat(), "to": (t0 + timedelta(seconds=1)).isoformat()},
+        {"min_duration": rec["duration_s"] - 0.5, "max_duration": rec["duration_s"] + 0.5},
+    ]
+    for f in filters:
+        items = (await sam.get("/api/v1/recordings", **f, limit=500)).json()["items"]
+        assert rec["id"] in [i["id"] for i in items], f
+    for f in ({"number": "99999999"}, {"q": "nothing-like-this"}, {"kind": "voicemail"},
+              {"min_duration": rec["duration_s"] + 5}, {"agent": "bob"}):
+        items = (await sam.get("/api/v1/recordings", **f, limit=500)).json()["items"]
+        assert rec["id"] not in [i["id"] for i in items], f
+    detail = (await sam.get(f"/api/v1/recordings/{rec['id']}")).json()
+    assert detail["tickets"] == [ticket.json()["id"]]
+    for c in (alice, bob, sam):
+        await c.close(leave_queues=True)
