@@ -155,3 +155,48 @@ async def test_answered_queue_call_is_recorded_measured_searchable_and_seekable(
     assert detail["tickets"] == [ticket.json()["id"]]
     for c in (alice, bob, sam):
         await c.close(leave_queues=True)
+
+
+async def control(client, action: str) -> None:
+    r = await client.post("/api/v1/recordings/control", {"action": action})
+    assert r.status_code == 202, r.text
+
+
+async def test_on_demand_recording_with_a_pause_leaves_silence_where_paused(server, ami):
+    await set_phone(ami, "1001", answer_delay=1, talk_time=15)
+    await tone(ami, "1001")
+    alice = await server.desk("alice", join_queues=False)
+    await call(ami, number(), name="Card Details", to="1001", hold=30)  # a direct call: no full recording
+    answered = await alice.next_of("call_answered", timeout=20)
+    call_id = answered["call_id"]
+    r = await alice.post("/api/v1/recordings/control", {"action": "pause"})
+    assert r.status_code == 409 and "not being recorded" in r.text
+    await control(alice, "start")
+    await alice.next_of("record_state", timeout=10, state="recording")
+    r = await alice.post("/api/v1/recordings/control", {"action": "start"})
+    assert r.status_code == 409 and "already" in r.text
+    await asyncio.sleep(1.5)  # audio to record before the pause (not synchronisation)
+    await control(alice, "pause")
+    await alice.next_of("record_state", timeout=10, state="paused")
+    await asyncio.sleep(2.0)  # the paused stretch
+    await control(alice, "resume")
+    await alice.next_of("record_state", timeout=10, state="recording")
+    await asyncio.sleep(1.5)  # audio after the pause
+    await control(alice, "stop")
+    await alice.next_of("record_state", timeout=10, state="off")
+    rec = await stored_recording(alice, call_id, kind="on_demand")
+    assert rec["agent"] == "alice" and len(rec["pauses"]) == 1
+    start, end = rec["pauses"][0]
+    assert 1.7 <= end - start <= 2.5, rec["pauses"]
+    play = (await alice.post(f"/api/v1/recordings/{rec['id']}/play")).json()
+    audio = AudioSegment.from_file(io.BytesIO((await fetch(alice, play["url"])).content), format="wav")
+    assert abs(len(audio) / 1000 - rec["duration_s"]) < 0.05
+    ms = lambda s: int(s * 1000)  # noqa: E731
+    paused = audio[ms(start) + 200:ms(end) - 200]
+    assert len(paused) > 1000 and (paused.max == 0 or paused.dBFS < -60), paused.dBFS
+    after = audio[ms(end) + 200:ms(end) + 1200]
+    assert after.dBFS > -30, after.dBFS  # the tone again once resumed
+    before = audio[max(0, ms(start) - 1200):ms(start) - 200]
+    assert before.max_dBFS > -30, before.max_dBFS
+    await alice.close()
+    await wait_no_channels(ami)
