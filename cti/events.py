@@ -135,6 +135,11 @@ class CallIvrCompleted(DomainEvent):
     at: float
     ivr_path: tuple
     queue: str | None
+    # The caller as the IVR saw it (agi_callerid): a call that never reaches a
+    # queue (self-service, voicemail, a hang-up in the menu) has no other event
+    # carrying the number to the call row.
+    caller_number: str | None = None
+    caller_name: str | None = None
 
 
 EVENT_TYPES = {cls.type: cls for cls in (

@@ -259,7 +259,7 @@ class CallStore:
     def _row(self, e) -> dict:
         row: dict = {"call_id": e.call_id, "updated_at": utcnow()}
         t = e.type
-        if t in ("call_created", "call_ringing", "queue_caller_joined"):
+        if t in ("call_created", "call_ringing", "queue_caller_joined", "call_ivr_completed"):
             raw = e.caller_number
             if raw is not None:
                 number = self.normalize(raw)

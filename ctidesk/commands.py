@@ -30,6 +30,9 @@ def _serve(settings, *, migrate: bool = True) -> None:
     from ctidesk import migrate as migrations
     from ctidesk.app import create_app
 
+    from ivr.cli import require_valid_menu
+
+    require_valid_menu(settings)  # an invalid IVR menu: refuse to start, listing every error
     if migrate:
         migrations.upgrade(settings)
     app = create_app(settings)
@@ -138,4 +141,8 @@ def register(group: click.Group) -> None:
     for cmd in (serve_command, demo_command, db_group, replay_command, user_group, sandbox_group,
                 call_command, asterisk_config_command, import_group, export_group):
         group.add_command(cmd)
+    from ivr.cli import ivr_group, prompts_group  # issue 3
+
+    group.add_command(ivr_group)
+    group.add_command(prompts_group)
 

@@ -74,4 +74,5 @@ def import_all_models() -> None:
     import tickets.models  # noqa: F401
     import cti.models  # noqa: F401
     import recordings.models  # noqa: F401
+    import ivr.models  # noqa: F401
     import supervisor.models  # noqa: F401

@@ -20,7 +20,7 @@ from cti.model import LiveModel
 from cti.store import CallStore
 from customers.phone import normalize
 from customers.resolver import CallerResolver
-from ivr.agi import FastAGIServer
+from ivr.service import start_ivr
 from tickets.sla import SlaScheduler
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,7 @@ async def running(container, *, start_bridge: bool = True):
                         on_resynced=resynced)
         container.bridge = bridge
         bridge.start()
-        agi = FastAGIServer(host=settings.agi_host, port=settings.agi_port, bus=bus,
-                            model_getter=lambda: model)
-        await agi.start()
+        agi = await start_ivr(container, model_getter=lambda: model)  # menu from config/ivr.toml, prompts built
         container.services["agi"] = agi
     try:
         yield

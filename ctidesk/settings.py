@@ -68,6 +68,13 @@ class Settings:
     recordings_retention_voicemail_days: int = 180
     recordings_settle_s: float = 5.0
     recordings_scan_interval_s: float = 30.0
+    # IVR: the menu file (CTIDESK_IVR_CONFIG), recorded prompt overrides
+    # (<dir>/<lang>/<prompt>.wav), and Asterisk-side paths: where Asterisk
+    # plays sounds from and where AGI RECORD FILE writes voicemails.
+    ivr_config: Path = field(default_factory=lambda: PROJECT_ROOT / "config" / "ivr.toml")
+    ivr_prompts_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "config" / "prompts")
+    ivr_sounds_dir: str = "/usr/share/asterisk/sounds"
+    ivr_voicemail_dir: str = "/var/spool/asterisk/ctidesk-voicemail"
 
     @property
     def effective_database_url(self) -> str:

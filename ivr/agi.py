@@ -1,5 +1,4 @@
-"""FastAGI server and the demo IVR (the config-driven menu engine replaces
-``demo_menu`` in the IVR issue; the server and path recording stay).
+"""FastAGI server: one asyncio task per call runs the config-driven IVR.
 
 One asyncio task per call (asyncio.start_server gives that). panoramisk's
 ``Application.handler`` spins forever if a caller hangs up before the AGI
@@ -7,77 +6,182 @@ headers arrive (``read`` returning b'' in a ``while`` loop), so we read the
 headers ourselves, with a timeout, and use panoramisk's ``Request`` only to
 send commands and parse their results.
 
-The IVR path (nodes passed, digits keyed, timestamps) is written onto the
-live call and published as ``call_ivr_completed``; the call writer stores it
-and the screen pop shows it.
+The menu comes from :class:`MenuSource`: loaded and validated at start (the
+server refuses to start on an invalid menu), re-checked when the file changes
+(a cheap ``stat`` per new call); an invalid edit is logged with every problem
+and the last good menu keeps serving.
+
+When the IVR ends, the dialplan reads ``IVR_ACTION`` (queue | transfer |
+hangup), ``IVR_QUEUE``/``IVR_PRIORITY``, ``IVR_TRANSFER``, ``IVR_LANG``. The
+IVR path (nodes passed, digits keyed, timestamps) is written onto the live call
+and published as ``call_ivr_completed`` whatever happened, hang-ups included;
+the call writer stores it and the screen pop shows it.
 """
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import os
 import time
+from pathlib import Path
 
 from panoramisk.fast_agi import Request
 
 from cti.events import CallIvrCompleted
+from ivr.config import Menu, MenuError, load_menu
+from ivr.engine import CallerHungUp, Engine, Session
 
 log = logging.getLogger(__name__)
 
-DEMO_ROUTES = {"1": "support", "2": "sales", "0": "operator"}
 DEFAULT_QUEUE = "support"
+COMMAND_TIMEOUT = 60.0
+
+__all__ = ["AGIChannel", "CallerHungUp", "FastAGIServer", "MenuSource"]
 
 
-class CallerHungUp(Exception):
-    pass
+class MenuSource:
+    """The menu in force, reloaded when its file changes; the last good one wins."""
 
+    def __init__(self, path: Path | str, *, recorded_dir: Path | None = None) -> None:
+        self.path = Path(path)
+        self.recorded_dir = recorded_dir
+        self.menu: Menu = load_menu(self.path, recorded_dir=recorded_dir)  # raises MenuError: refuse to start
+        self._stamp = self._stat()
+        self.reloads = 0
+        self.last_error: str | None = None
 
-class AGISession:
-    def __init__(self, request: Request) -> None:
-        self.request = request
-        self.headers = request.headers
-        self.path: list[dict] = []
-
-    async def command(self, command: str) -> dict:
+    def _stat(self):
         try:
-            result = await asyncio.wait_for(self.request.send_command(command), 60)
+            st = os.stat(self.path)
+            return (st.st_mtime_ns, st.st_size)
+        except OSError:
+            return None
+
+    def current(self) -> Menu:
+        stamp = self._stat()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self.reload()
+        return self.menu
+
+    def reload(self) -> bool:
+        try:
+            menu = load_menu(self.path, recorded_dir=self.recorded_dir)
+        except MenuError as exc:
+            self.last_error = str(exc)
+            log.error("IVR menu %s NOT reloaded, the last good menu keeps serving:\n%s", self.path, exc)
+            return False
+        self.menu = menu
+        self.reloads += 1
+        self.last_error = None
+        log.info("IVR menu reloaded from %s", self.path)
+        return True
+
+
+class AGIChannel:
+    """The engine's :class:`ivr.engine.Channel` over one FastAGI connection.
+
+    Measures its own overhead: the time from the moment a response from
+    Asterisk has been read to the moment the next command is written
+    (``overhead`` samples, seconds), which is what ``bench/ivr.py`` reports.
+    """
+
+    def __init__(self, request: Request, overhead: collections.deque | None = None) -> None:
+        self.request = request
+        self.overhead = overhead
+        self._answered_at: float | None = None
+
+    async def command(self, command: str, timeout: float = COMMAND_TIMEOUT) -> dict:
+        if self.overhead is not None and self._answered_at is not None:
+            self.overhead.append(time.perf_counter() - self._answered_at)
+        try:
+            result = await asyncio.wait_for(self.request.send_command(command), timeout)
         except ValueError:  # panoramisk parsing the empty line of a closed socket
             raise CallerHungUp(f"{command!r}: connection closed") from None
-        code = result.get("status_code")
-        if code != 200 or result.get("result", ("0",))[0] == "-1":
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            raise CallerHungUp(f"{command!r}: {exc!r}") from None
+        self._answered_at = time.perf_counter()
+        if result.get("error") == "AGIResultHangup" or result.get("status_code") == 511:
             raise CallerHungUp(f"{command!r} -> {result}")
         return result
 
+    async def _checked(self, command: str, timeout: float = COMMAND_TIMEOUT) -> dict:
+        result = await self.command(command, timeout)
+        if result.get("status_code") != 200:
+            if result.get("error") == "AGIAppError":  # result=-1: hangup, or a failure on a live channel
+                await self._still_there(command)
+                return {"status_code": 200, "result": ("-1", ""), "failed": True}
+            raise CallerHungUp(f"{command!r} -> {result}")
+        return result
+
+    async def _still_there(self, command: str) -> None:
+        probe = await self.command("CHANNEL STATUS")
+        if probe.get("status_code") != 200 or probe.get("error"):
+            raise CallerHungUp(f"{command!r} failed and the channel is gone")
+        log.warning("AGI %r failed on a live channel (missing sound file?)", command)
+
+    @staticmethod
+    def _key(result: dict) -> str | None:
+        value = result.get("result", ("0", ""))[0]
+        try:
+            code = int(value)
+        except ValueError:
+            return None
+        return chr(code) if code > 0 else None
+
+    async def play(self, sound: str, escape: str) -> str | None:
+        result = await self._checked(f'STREAM FILE {sound} "{escape}"', COMMAND_TIMEOUT * 5)
+        return None if result.get("failed") else self._key(result)
+
+    async def wait_digit(self, timeout_s: float) -> str | None:
+        result = await self._checked(f"WAIT FOR DIGIT {int(timeout_s * 1000)}", timeout_s + COMMAND_TIMEOUT)
+        if result.get("failed"):
+            raise CallerHungUp("WAIT FOR DIGIT failed")
+        return self._key(result)
+
+    async def record(self, path: str, *, max_s: int, silence_s: int, escape: str) -> str:
+        silence = f" s={silence_s}" if silence_s else ""
+        result = await self._checked(f'RECORD FILE {path} wav "{escape}" {max_s * 1000} BEEP{silence}',
+                                     max_s + COMMAND_TIMEOUT)
+        if result.get("failed"):
+            return "failed"
+        value, data = result.get("result", ("0", ""))
+        if data == "dtmf":
+            return "dtmf"
+        return "timeout" if data == "timeout" or value == "0" else (data or "done")
+
+    async def set_var(self, name: str, value: str) -> None:
+        clean = str(value).replace('"', "").replace("\n", " ").replace("\\", "")
+        await self._checked(f'SET VARIABLE {name} "{clean}"')
+
     async def get_variable(self, name: str) -> str | None:
-        result = await self.command(f"GET VARIABLE {name}")
+        result = await self._checked(f"GET VARIABLE {name}")
         value = result.get("result", ("0", ""))
         return value[1] or None if value[0] == "1" else None
 
-    def step(self, node: str, digits: str | None = None, **extra) -> None:
-        self.path.append({"node": node, "digits": digits, "at": round(time.time(), 3), **extra})
 
-
-async def demo_menu(session: AGISession) -> str:
-    """Press 1 support, 2 sales, 0 operator; anything else or nothing: support."""
-    session.step("welcome")
-    result = await session.command("GET DATA beep 2500 1")
-    digits = result.get("result", ("", ""))[0]  # "" on timeout: "200 result= (timeout)"
-    if not digits:
-        session.step("main", None, outcome="timeout")
-        return DEFAULT_QUEUE
-    if digits not in DEMO_ROUTES:
-        session.step("main", digits, outcome="invalid")
-        return DEFAULT_QUEUE
-    session.step("main", digits, outcome="route")
-    return DEMO_ROUTES[digits]
+def _caller(headers: dict) -> tuple[str | None, str | None]:
+    number = headers.get("agi_callerid")
+    name = headers.get("agi_calleridname")
+    number = None if number in (None, "", "unknown") else number
+    name = None if name in (None, "", "unknown") else name
+    return number, name
 
 
 class FastAGIServer:
-    def __init__(self, *, host: str, port: int, bus, model_getter) -> None:
+    def __init__(self, *, host: str, port: int, bus, model_getter, menus: MenuSource, services) -> None:
         self.host, self.port = host, port
         self.bus = bus
         self.model_getter = model_getter
+        self.menus = menus
+        self.services = services
         self.server: asyncio.base_events.Server | None = None
         self.sessions = 0
+        self.active = 0
+        self.errors = 0
+        self.overhead: collections.deque = collections.deque(maxlen=100_000)
+        self._engine: Engine | None = None
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._handle, self.host, self.port)
@@ -88,39 +192,77 @@ class FastAGIServer:
             self.server.close()
             await self.server.wait_closed()
 
+    def engine(self) -> Engine:
+        menu = self.menus.current()
+        if self._engine is None or self._engine.menu is not menu:
+            self._engine = Engine(menu, self.services)
+        return self._engine
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.sessions += 1
+        self.active += 1
+        try:
+            await self._session(reader, writer)
+        finally:
+            self.active -= 1
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             raw = await asyncio.wait_for(reader.readuntil(b"\n\n"), 10)
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             writer.close()
             return
         headers = dict(line.split(": ", 1) for line in raw.decode("utf-8", "replace").splitlines()
                        if ": " in line)
-        session = AGISession(Request(app=None, headers=headers, reader=reader, writer=writer))
-        queue = DEFAULT_QUEUE
-        linkedid = None
+        channel = AGIChannel(Request(app=None, headers=headers, reader=reader, writer=writer), self.overhead)
+        engine = self.engine()
+        number, name = _caller(headers)
+        session = engine.new_session(call_id=None, caller_number=number, caller_name=name,
+                                     called_number=headers.get("agi_dnid") or headers.get("agi_extension"),
+                                     uniqueid=headers.get("agi_uniqueid"))
         try:
-            linkedid = await session.get_variable("CHANNEL(linkedid)")
-            queue = await demo_menu(session)
-            session.step("route", None, queue=queue)
-            await session.command(f"SET VARIABLE IVR_QUEUE {queue}")
+            session.call_id = await channel.get_variable("CHANNEL(linkedid)") or session.uniqueid
+            await engine.run(channel, session)
+            await self._finish(channel, session)
         except CallerHungUp:
-            session.step("hangup")
+            if not session.path or session.path[-1].get("outcome") != "hangup":
+                session.step(session.node or "start", None, outcome="hangup")
         except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError) as exc:
-            session.step("error", None, error=type(exc).__name__)
+            self.errors += 1
+            session.step(session.node or "start", None, outcome="error", error=type(exc).__name__)
         except Exception:
+            self.errors += 1
             log.exception("IVR session failed for %s", headers.get("agi_uniqueid"))
-            session.step("error")
+            session.step(session.node or "start", None, outcome="error")
+            # the caller is still there: send them to the fallback queue rather than drop them
+            try:
+                await channel.set_var("IVR_QUEUE", DEFAULT_QUEUE)
+            except Exception:
+                pass
         finally:
             writer.close()
-        self._record(linkedid or headers.get("agi_uniqueid"), session.path, queue)
+        queue = session.queue if session.action == "queue" else None
+        self._record(session.call_id or headers.get("agi_uniqueid"), session.path, queue, number, name)
 
-    def _record(self, call_id: str | None, path: list[dict], queue: str | None) -> None:
+    async def _finish(self, channel: AGIChannel, session: Session) -> None:
+        await channel.set_var("IVR_LANG", session.language)
+        if session.intent:
+            await channel.set_var("IVR_INTENT", session.intent)
+        if session.reference:
+            await channel.set_var("IVR_REFERENCE", session.reference)
+        if session.action == "transfer":
+            await channel.set_var("IVR_TRANSFER", session.transfer_to or "")
+        elif session.action == "queue":
+            await channel.set_var("IVR_PRIORITY", str(session.priority))
+            await channel.set_var("IVR_QUEUE", session.queue or DEFAULT_QUEUE)
+        await channel.set_var("IVR_ACTION", session.action)
+
+    def _record(self, call_id: str | None, path: list[dict], queue: str | None, caller_number: str | None = None,
+                caller_name: str | None = None) -> None:
         if not call_id:
             return
         model = self.model_getter()
         call = model.calls.get(call_id) if model else None
         if call is not None:
             call.ivr_path = list(path)
-        self.bus.publish(CallIvrCompleted(call_id, time.time(), tuple(path), queue))
+        self.bus.publish(CallIvrCompleted(call_id, time.time(), tuple(path), queue, caller_number, caller_name))

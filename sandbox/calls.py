@@ -66,8 +66,14 @@ def build_originate(
     to: str | None = None,
     hold: float | None = None,
     call_id: str | None = None,
+    say: str | None = None,
+    say_after: float | None = None,
+    dtmf2: str | None = None,
 ) -> tuple[str, dict]:
-    """``(call_id, Originate action)`` for a test call; validates every input."""
+    """``(call_id, Originate action)`` for a test call; validates every input.
+
+    ``say``/``say_after``/``dtmf2``: the caller "speaks" (sound files such as
+    ``hello-world&hello-world``) ``say_after`` s after the DTMF, then keys ``dtmf2``."""
     call_id = call_id or str(uuid.uuid4())
     exten = to or DEFAULT_DID
     if not _EXTEN.match(exten):
@@ -77,6 +83,18 @@ def build_originate(
         if not _DTMF.match(dtmf):
             raise TestCallError(f"--dtmf {dtmf!r}: use 0-9 * # A-D (w = half-second pause)")
         variables.append(f"CALLER_DTMF={dtmf}")
+    if say:
+        if not re.fullmatch(r"[A-Za-z0-9_/&-]{1,200}", say):
+            raise TestCallError(f"say {say!r}: sound file names joined by &")
+        variables.append(f"CALLER_SAY={say}")
+        if say_after is not None:
+            if not 0 <= float(say_after) <= 600:
+                raise TestCallError(f"say_after {say_after!r}: between 0 and 600 seconds")
+            variables.append(f"CALLER_SAY_AFTER={float(say_after):g}")
+        if dtmf2:
+            if not _DTMF.match(dtmf2):
+                raise TestCallError(f"dtmf2 {dtmf2!r}: use 0-9 * # A-D (w = half-second pause)")
+            variables.append(f"CALLER_DTMF2={dtmf2}")
     if hold is not None:
         if not 0 < float(hold) <= 3600:
             raise TestCallError(f"--hold {hold!r}: between 0 and 3600 seconds")
@@ -117,10 +135,11 @@ async def place_test_call(
     to: str | None = None,
     hold: float | None = None,
     timeout: float = 10.0,
+    **caller,
 ) -> TestCall:
     """Originate a test inbound call. ``settings`` must carry the AMI secret
     (``sandbox.runner.effective_settings()``). With no ``to``/``dtmf`` it
     reaches queue ``support`` (the IVR falls back when it sets nothing)."""
-    call_id, action = build_originate(from_number, name=name, dtmf=dtmf, to=to, hold=hold)
+    call_id, action = build_originate(from_number, name=name, dtmf=dtmf, to=to, hold=hold, **caller)
     response = await ami_action(settings, action, timeout=timeout)
     return TestCall(call_id=call_id, action=action, response=response)

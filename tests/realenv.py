@@ -69,7 +69,9 @@ class Server:
                     "CTIDESK_HTTP_PORT": str(self.port),
                     "CTIDESK_AMI_SECRET": ami_settings.ami_secret,
                     "CTIDESK_AMI_PING_INTERVAL": "1", "CTIDESK_AMI_PING_TIMEOUT": "2",
-                    "CTIDESK_AMI_RECONNECT_MAX": "1"}
+                    "CTIDESK_AMI_RECONNECT_MAX": "1",
+                    # a one-word IVR, same routes as the demo: spine calls reach their queue in ~3 s
+                    "CTIDESK_IVR_CONFIG": str(Path(__file__).resolve().parent / "fixtures" / "ivr" / "quick.toml")}
         self.proc: subprocess.Popen | None = None
         self.log = state_dir / "serve.log"
 
