@@ -255,9 +255,15 @@ class LiveServices:
                 return res.customer_id
         if store is not None:
             return await store.create_provisional(call_id, session.caller_number, session.caller_name)
-        from customers.service import get_or_create_provisional
+        from customers.service import find_by_phone, get_or_create_provisional
 
-        async with self.container.sessionmaker() as db:
+        async with self.container.sessionmaker() as db:  # no live resolver (tools, tests): same rules
+            if session.caller_number:
+                found = await find_by_phone(db=db, phone=session.caller_number,
+                                            country_code=self.settings.default_country_code)
+                found.sort(key=lambda c: c.provisional)
+                if found:
+                    return found[0].id
             customer = await get_or_create_provisional(
                 db=db, number_raw=session.caller_number, caller_name=session.caller_name, call_id=call_id,
                 country_code=self.settings.default_country_code)
