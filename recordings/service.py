@@ -333,7 +333,10 @@ class RecordingService:
         except files.BadFile as exc:
             kept = await asyncio.to_thread(files.quarantine, src, self.root, rec.id) if src else None
             return await self._finish(rec.id, status="failed", error=str(exc), storage_path=kept)
-        await self._finish(rec.id, status="stored", error=stored.note, storage_path=stored.storage_path,
+        # keep how it came to be (adopted by reconcile) and what was repaired; drop transient errors
+        remarks = [r for r in ((rec.error or "") if (rec.error or "").startswith("adopted") else None, stored.note) if r]
+        await self._finish(rec.id, status="stored", error="; ".join(remarks) or None,
+                           storage_path=stored.storage_path,
                            size_bytes=stored.size_bytes, sha256=stored.sha256, duration_ms=stored.duration_ms)
         self.ingested += 1
         return False

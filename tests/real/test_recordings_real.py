@@ -200,3 +200,66 @@ async def test_on_demand_recording_with_a_pause_leaves_silence_where_paused(serv
     assert before.max_dBFS > -30, before.max_dBFS
     await alice.close()
     await wait_no_channels(ami)
+
+
+async def recording_row(client, call_id: str, status: str, timeout: float = 20) -> dict:
+    async def get():
+        items = (await client.get("/api/v1/recordings", call_id=call_id)).json()["items"]
+        return next((i for i in items if i["status"] == status), None)
+    return await until(get, f"a {status} recording of {call_id}", timeout)
+
+
+async def test_asterisk_restart_mid_recording_keeps_the_recording(server, ami):
+    await set_phone(ami, "1001", answer_delay=1, talk_time=120)
+    await tone(ami, "1001")
+    alice = await server.desk("alice")
+    sam = await server.desk("sam", join_queues=False)
+    await call(ami, number(), name="Restart Rec", hold=120)
+    answered = await alice.next_of("call_answered", timeout=20)
+    await recording_row(sam, answered["call_id"], "recording")
+    await asyncio.sleep(2)  # two seconds of tone in the file before Asterisk goes away
+    await asyncio.to_thread(Sandbox(ami).restart)
+    await server.wait_ami(60)
+    rec = await stored_recording(sam, answered["call_id"], timeout=60)
+    assert rec["duration_s"] >= 2, rec
+    play = (await sam.post(f"/api/v1/recordings/{rec['id']}/play")).json()
+    audio = AudioSegment.from_file(io.BytesIO((await fetch(sam, play["url"])).content), format="wav")
+    assert audio[-1500:-500].dBFS > -30  # the tone up to the end: nothing cut off
+    await alice.close()
+    await sam.close()
+
+
+async def test_our_crash_loses_no_recording(server, ami, sandbox):
+    """Killed mid-recording (row written, call ends while we are down), and a
+    whole call recorded while we are down (the file lands, no row at all)."""
+    talk = 2
+    await set_phone(ami, "1001", answer_delay=1, talk_time=talk)
+    await tone(ami, "1001")
+    alice = await server.desk("alice")
+    await call(ami, number(), name="Crash One", hold=30)
+    answered = await alice.next_of("call_answered", timeout=20)
+    server.kill()  # SIGKILL while recording: no shutdown code runs
+    await wait_no_channels(ami)
+    await call(ami, number(), name="Crash Two", hold=30)  # alice is still a queue member in Asterisk
+    await until(lambda: _has_channels(ami), "the second call to start", 10)
+    await wait_no_channels(ami)
+    server.env["CTIDESK_RECORDINGS_SETTLE_S"] = "1"
+    await server.start()
+    sam = await server.desk("sam", join_queues=False)
+    first = await stored_recording(sam, answered["call_id"], timeout=40)
+    expected = hello_world_s(sandbox) + talk
+    assert abs(first["duration_s"] - expected) <= 0.3, first
+
+    async def adopted():
+        items = (await sam.get("/api/v1/recordings", status="stored", limit=500)).json()["items"]
+        return [i for i in items if (i["error"] or "").startswith("adopted")
+                and abs(i["duration_s"] - expected) <= 0.3]
+    (second,) = (await until(adopted, "the recording made while we were down", 40))[-1:]
+    assert second["call_id"] and second["kind"] == "full"
+    await sam.close()
+
+
+async def _has_channels(ami) -> bool:
+    from cti.oneshot import ami_command
+
+    return "0 active channels" not in await ami_command(ami, "core show channels count", timeout=5)
