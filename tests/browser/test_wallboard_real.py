@@ -1,0 +1,95 @@
+"""Wallboard and reports in headless Chromium against the real server and sandbox Asterisk.
+
+A supervisor signs in and opens the wallboard; an agent logs in to her queue,
+a real call rings her phone and is answered: the agent's row and the queue
+tile follow live. The supervisor pauses her from the wallboard with a reason.
+Then the reports page shows that call from stored data, with a chart and a
+CSV export.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.realenv import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
+
+
+def cli_ok(srv, *args: str) -> str:
+    r = srv.cli(*args)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return r.stdout
+
+
+def sign_in(page, srv, username: str) -> None:
+    page.goto(srv.base_url + "/login")
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url(re.compile(r".*/desk$"))
+
+
+def agent_login(srv, username: str) -> str:
+    with httpx.Client(base_url=srv.base_url) as http:
+        token = http.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD}).json()["access_token"]
+        r = http.post("/api/v1/agent/login", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+    return token
+
+
+def test_wallboard_live_then_reports(page, sync_server):
+    server = sync_server
+    cli_ok(server, "sandbox", "phone", "1001", "--answer-delay", "3", "--talk-time", "2")
+    sign_in(page, server, "sam")
+    page.goto(server.base_url + "/wallboard")
+    page.wait_for_selector('[data-testid="wb-status"][data-state="connected"]', timeout=15_000)
+    row = page.get_by_test_id("agent-alice")
+    assert row.get_attribute("data-state") == "logged_out"
+    agent_login(server, "alice")
+    page.wait_for_selector('[data-testid="agent-alice"][data-state="available"]', timeout=15_000)
+    tile = page.get_by_test_id("queue-support")
+    assert tile.get_by_test_id("q-available").inner_text() == "1"
+    cli_ok(server, "call", "--from", "13600136001", "--name", "<b>Wall</b>", "--hold", "12")
+    page.wait_for_selector('[data-testid="agent-alice"][data-state="ringing"]', timeout=20_000)
+    page.wait_for_selector('[data-testid="agent-alice"][data-state="on_call"]', timeout=20_000)
+    assert tile.get_by_test_id("q-on-call").inner_text() == "1"
+    page.wait_for_selector('[data-testid="agent-alice"][data-state="available"]', timeout=30_000)
+    expect(tile.get_by_test_id("q-answered")).to_have_text("1", timeout=10_000)
+    # time in state ticks locally
+    first = row.get_by_test_id("time").inner_text()
+    expect(row.get_by_test_id("time")).not_to_have_text(first, timeout=5_000)
+    # pause from the wallboard with a reason
+    row.get_by_test_id("pause-reason").select_option("training")
+    row.get_by_test_id("pause").click()
+    page.wait_for_selector('[data-testid="agent-alice"][data-state="paused"]', timeout=10_000)
+    assert "Training" in row.get_by_test_id("state").inner_text()
+    assert tile.get_by_test_id("q-paused").inner_text() == "1"
+    # in Chinese
+    page.get_by_test_id("wb-lang").select_option("zh-CN")
+    assert "培训" in page.get_by_test_id("agent-alice").get_by_test_id("state").inner_text()
+    page.get_by_test_id("wb-lang").select_option("en")
+
+    # reports: the call is in the stored data
+    page.goto(server.base_url + "/reports")
+    page.get_by_test_id("table-queues").wait_for(timeout=15_000)
+    header = [c.inner_text() for c in page.get_by_test_id("table-queues").locator("th").all()]
+    cells = [c.inner_text() for c in page.get_by_test_id("table-queues").locator("tbody tr").first.locator("td").all()]
+    got = dict(zip(header, cells))
+    assert got["queue"] == "support" and got["answered"] == "1" and got["offered"] == "1"
+    answered_bars = page.get_by_test_id("chart-calls").locator('rect[data-series="answered"]')
+    assert answered_bars.count() == 1 and answered_bars.first.get_attribute("data-value") == "1"
+    assert page.get_by_test_id("chart-occupancy").locator('rect[data-series="alice"]').count() == 1
+    with page.expect_download() as info:
+        page.get_by_test_id("export-queues-csv").click()
+    rows = list(csv.reader(io.StringIO(open(info.value.path(), encoding="utf-8-sig").read())))
+    assert rows[0][0] == "queue" and rows[1][0] == "support"
+    assert page.page_errors == [] and page.console_errors == []
+    with httpx.Client(base_url=server.base_url) as http:
+        token = http.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).json()["access_token"]
+        http.post("/api/v1/agent/logout", headers={"Authorization": f"Bearer {token}"})
