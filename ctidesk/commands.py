@@ -145,4 +145,7 @@ def register(group: click.Group) -> None:
 
     group.add_command(ivr_group)
     group.add_command(prompts_group)
+    from recordings.cli import recordings_group  # issue 5
+
+    group.add_command(recordings_group)
 
