@@ -16,6 +16,8 @@ import {
 } from '/static/work.js';
 import { el, isObj, str } from '/static/dom.js';
 import { onMonitoring } from '/static/wallboard_monitor_notice.js';
+import { onRecordingMessage, recordingPanel } from '/static/recordings-desk.js';
+import { recordingsList } from '/static/player.js';
 
 const RECONNECT_MAX_MS = 10000;
 const WS_BAD_TOKEN = 4401;
@@ -216,6 +218,7 @@ function reconnectNow() {
 
 function handleMessage(msg) {
   if (!isObj(msg)) return;
+  onRecordingMessage(msg); // record_state, call answered/ended: the pop's recording panel
   switch (msg.type) {
     case 'hello':
       state.attempt = 0; // a healthy connection: next drop retries after 1 s again
@@ -429,6 +432,8 @@ function buildCustomerPanel(msg) {
     box.appendChild(el('div', { className: 'notice notice-warn' },
       el('p', { className: 'notice-title', testid: 'pop-no-customer', text: t('pop.no_customer') })));
   }
+  const known = customer || provisional;
+  if (known) box.appendChild(recordingsList({ customer_id: known.id }, { testid: 'rec-customer' }));
   return box;
 }
 
@@ -529,7 +534,8 @@ function buildPop(p) {
   buildIvr(call),
   el('div', { className: 'pop-grid' },
     buildCustomerPanel(msg),
-    el('div', { className: 'pop-side' }, buildNewTicket(workCtx(p)), buildHistory(msg), buildTickets(p))));
+    el('div', { className: 'pop-side' }, recordingPanel(str(call.id)), buildNewTicket(workCtx(p)), buildHistory(msg),
+      buildTickets(p))));
 }
 
 function renderPop() {

@@ -7,6 +7,7 @@
 import { fmtDateTime, getLang, t, tv } from '/static/i18n.js';
 import { ApiError, apiRequest, isLeaving } from '/static/api.js';
 import { el, isObj, str } from '/static/dom.js';
+import { recordingsList } from '/static/player.js';
 
 export const TICKET_TYPES = ['repair', 'install', 'complaint', 'consultation', 'suggestion', 'callback'];
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
@@ -327,7 +328,8 @@ function buildMyTickets() {
           text: tv('ticket.state', str(tk.state)) }),
         str(tk.priority) ? el('span', { className: 'chip chip-muted', attrs: { 'data-priority': str(tk.priority) },
           text: tv('priority', str(tk.priority)) }) : null),
-      el('p', { className: 'ticket-desc', text: str(tk.description) || t('value.none') })));
+      el('p', { className: 'ticket-desc', text: str(tk.description) || t('value.none') }),
+      recordingsList({ ticket_id: tk.id }, { testid: 'rec-ticket' })));
   }
   box.appendChild(list);
   return box;
