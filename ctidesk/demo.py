@@ -97,6 +97,24 @@ async def load_demo_data(settings) -> list[tuple[str, str, str, str | None]]:
                                       answered_at=start + timedelta(seconds=12),
                                       ended_at=start + timedelta(minutes=4), outcome="answered"))
             await db.commit()
+            await _demo_products(db)  # issue 3: what the IVR's product lookup (key 3) reads out
     finally:
         await engine.dispose()
     return logins
+
+
+DEMO_PRODUCTS = [
+    ("8801", "KFR-35GW", "空调 KFR-35GW", {"zh-CN": "一级能效，整机保修六年，压缩机保修十年。",
+                                          "en": "Energy class one. Six years of warranty, ten on the compressor."}),
+    ("8802", "XQG100", "滚筒洗衣机 XQG100", {"zh-CN": "十公斤容量，整机保修三年。",
+                                           "en": "Ten kilograms. Three years of warranty."}),
+]
+
+
+async def _demo_products(db) -> None:
+    from ivr.models import CatalogProduct
+
+    for code, model, name, info in DEMO_PRODUCTS:
+        if (await db.execute(select(CatalogProduct.id).where(CatalogProduct.code == code))).first() is None:
+            db.add(CatalogProduct(code=code, model=model, name=name, info=json.dumps(info, ensure_ascii=False)))
+    await db.commit()

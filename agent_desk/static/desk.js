@@ -374,6 +374,9 @@ function buildIvr(call) {
     const item = el('li', { className: 'ivr-step', testid: 'pop-ivr-step', attrs: { title: step.at ? fmtTime(step.at) : null } },
       el('span', { className: 'ivr-node', text: str(step.node) || '?' }));
     if (str(step.digits)) item.appendChild(el('kbd', { className: 'ivr-digits', text: str(step.digits) }));
+    // the caller's language choice and after-hours intent, as the IVR recorded them
+    const extra = [str(step.language), str(step.intent)].filter(Boolean).join(' ');
+    if (extra) item.appendChild(el('span', { className: 'muted ivr-extra', text: ` ${extra}` }));
     list.appendChild(item);
     if (i < path.length - 1) list.appendChild(el('li', { className: 'ivr-arrow', text: '→', attrs: { 'aria-hidden': 'true' } }));
   });

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sandbox.runner import set_phone
 from tests.realenv import Server, _prepare, _seed, call, remove_all_members
 
 pytestmark = pytest.mark.asterisk
@@ -145,6 +146,10 @@ def _closed_menu(tmp_path: Path) -> tuple[Path, date]:
     text = DEMO_MENU.read_text(encoding="utf-8").replace(
         "holidays = []", "holidays = [" + ", ".join(f'"{d.isoformat()}"' for d in days) + "]")
     assert text != DEMO_MENU.read_text(encoding="utf-8")
+    # 9 after hours: through to the duty engineer's phone (extension 1001) by a transfer node
+    text = text.replace('"3" = { goto = "leave_message", intent = "repair" }',
+                        '"3" = { goto = "leave_message", intent = "repair" }\n"9" = "to_duty"')
+    text += '\n[nodes.to_duty]\ntype = "transfer"\nnumber = "1001"\n'
     path = tmp_path / "closed.toml"
     path.write_text(text, encoding="utf-8")
     return path, today + timedelta(days=2)
@@ -164,8 +169,10 @@ async def test_after_hours_voicemail_becomes_a_ticket_with_a_playable_recording(
     menu, reopens = _closed_menu(tmp_path)
     async with ivr_server(ami, tmp_path, menu) as srv:
         sam = await srv.desk("sam", join_queues=False)
-        complainer, repairer = number(), number()
+        await set_phone(ami, "1001", answer_delay=1, talk_time=2)
+        complainer, repairer, urgent = number(), number(), number()
         await asyncio.gather(
+            call(ami, urgent, name="Transfer Me", dtmf="9", hold=12),
             # 1 = complaint (during the greeting); speaks after the beep, then # ends the message
             call(ami, complainer, name="After Hours", dtmf="1", say="hello-world&hello-world", say_after=8,
                  dtmf2="#", hold=25),
@@ -173,6 +180,10 @@ async def test_after_hours_voicemail_becomes_a_ticket_with_a_playable_recording(
             call(ami, repairer, name="Hangs Up", dtmf="3", say="hello-world&hello-world", say_after=8, hold=0.5),
         )
         rows = await asyncio.gather(finished_call(sam, complainer), finished_call(sam, repairer))
+        transferred = await finished_call(sam, urgent)
+        assert transferred["ivr_path"][-1] == {**transferred["ivr_path"][-1], "node": "to_duty",
+                                               "outcome": "transfer", "number": "1001"}
+        assert transferred["answered_at"] and transferred["agent"] == "alice"  # 1001 picked up
         db = sqlite3.connect(tmp_path / "real.db")
         try:
             for row, intent, caller, read_back in ((rows[0], "complaint", complainer, True),
