@@ -73,6 +73,7 @@ class Session:
     priority: int = 0
     transfer_to: str | None = None
     reference: str | None = None  # voicemail ticket number
+    closed_by: str | None = None  # the schedule that was closed (the voicemail's callback waits for it)
 
     def step(self, node: str, type_: str | None, digits: str | None = None, outcome: str | None = None,
              **extra) -> dict:
@@ -187,6 +188,8 @@ class Engine:
     async def _hours(self, channel, session, node):
         schedule = self.menu.schedule_for(node.schedule)
         is_open = schedule.is_open(self.services.now()) if schedule else True
+        if not is_open:
+            session.closed_by = schedule.name
         session.step(node.name, node.type, outcome="open" if is_open else "closed")
         return node.open if is_open else node.closed
 
@@ -265,6 +268,7 @@ class Engine:
         if spec and spec.hours:
             schedule = self.menu.schedules.get(spec.hours)
             if schedule and not schedule.is_open(self.services.now()):
+                session.closed_by = schedule.name
                 session.step(node.name, node.type, outcome="queue_closed", queue=node.queue)
                 return spec.closed
         await self._play_all(channel, session, node.prompts)

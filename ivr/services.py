@@ -204,7 +204,8 @@ class LiveServices:
         description = (f"After-hours voicemail ({intent}) from {who} at {when:%Y-%m-%d %H:%M %Z}, "
                        f"language {session.language}."
                        + ("" if has_audio else " No message was recorded (the caller did not speak)."))
-        schedule = menu.schedule_for(None)
+        # call back when whatever was closed opens again (the center, or the caller's queue)
+        schedule = menu.schedules.get(session.closed_by or "") or menu.schedule_for(None)
         due = schedule.next_open(self.now()) if schedule else None
         async with self.container.sessionmaker() as db:
             ticket = await tickets.create(db=db, actor="ivr", type=ticket_type, customer_id=customer_id,

@@ -111,9 +111,13 @@ def sandbox_phone(ctx, extension: str, answer_delay: str | None, talk_time: floa
 @click.option("--to", default=None, metavar="EXTEN", help="Dialled extension (default: the DID 4000).")
 @click.option("--hold", default=None, type=float, metavar="SECONDS",
               help="Seconds the caller stays on the line (default 30).")
+@click.option("--say", default=None, metavar="SOUNDS",
+              help="Sound files the caller 'speaks' after the DTMF (e.g. hello-world&hello-world): an IVR voicemail.")
+@click.option("--say-after", default=None, type=float, metavar="SECONDS", help="Seconds after the DTMF before --say.")
+@click.option("--dtmf2", default=None, metavar="DIGITS", help="Digits keyed after --say (e.g. # to end a message).")
 @click.option("--timeout", default=10.0, show_default=True, help="AMI timeout in seconds.")
 @click.pass_context
-def call_command(ctx, from_number, name, dtmf, to, hold, timeout) -> None:
+def call_command(ctx, from_number, name, dtmf, to, hold, say, say_after, dtmf2, timeout) -> None:
     """Place a test inbound call into the sandbox via AMI Originate."""
     from sandbox.calls import place_test_call
     from sandbox.runner import effective_settings, run_sync
@@ -121,7 +125,7 @@ def call_command(ctx, from_number, name, dtmf, to, hold, timeout) -> None:
     try:
         settings = effective_settings(_settings(ctx))
         call = run_sync(place_test_call(settings, from_number, name=name, dtmf=dtmf, to=to, hold=hold,
-                                        timeout=timeout))
+                                        timeout=timeout, say=say, say_after=say_after, dtmf2=dtmf2))
     except _errors() as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"test call id: {call.call_id}  (channel variable CTIDESK_TESTCALL)")

@@ -191,3 +191,14 @@ async def test_menu_edits_are_picked_up_between_calls_and_a_bad_edit_is_ignored(
         assert "to_mars" in server.menus.last_error
     finally:
         await server.stop()
+
+
+def test_test_calls_can_speak_into_a_voicemail_and_key_after_it():
+    from sandbox.calls import TestCallError, build_originate
+
+    _, action = build_originate("13800138000", dtmf="1", say="hello-world&hello-world", say_after=8, dtmf2="#")
+    assert action["Variable"][1:] == ["CALLER_DTMF=1", "CALLER_SAY=hello-world&hello-world", "CALLER_SAY_AFTER=8",
+                                      "CALLER_DTMF2=#"]
+    for bad in (dict(say="x,y"), dict(say="ok", say_after=-1), dict(say="ok", dtmf2="12x")):
+        with pytest.raises(TestCallError):
+            build_originate("13800138000", **bad)

@@ -212,7 +212,7 @@ def closed_demo(tmp_path):
 async def test_after_hours_voicemail_with_intent_and_reference_read_back(closed_demo):
     services = FakeServices()
     s, ch, _ = await run(closed_demo, "!3", services=services)
-    assert path_of(s)[0] == ("welcome", None, "closed")
+    assert path_of(s)[0] == ("welcome", None, "closed") and s.closed_by == "center"
     assert services.voicemails == [{"intent": "repair", "path": "/spool/c1", "language": "zh-CN"}]
     assert ch.recorded == [{"path": "/spool/c1", "max_s": 120, "silence_s": 5}]
     assert ("4 2", "zh-CN") in services.said and "zh-CN/reference" in ch.played
@@ -242,6 +242,7 @@ async def test_a_closed_queue_sends_callers_to_its_closed_node(tmp_path):
     s, _, _ = await run(menu, "2", None, None)  # noon Monday: sales opens at 13:00
     assert [p["outcome"] for p in s.path if p["node"] == "to_sales"] == ["queue_closed"]
     assert any(p["node"] == "closed_menu" for p in s.path)
+    assert s.closed_by == "sales_hours"  # a voicemail left now is called back when sales opens
     s, _, _ = await run(menu, "2", services=FakeServices(now=OPEN.replace(hour=5, minute=30)))
     assert s.queue == "sales"
 
@@ -262,3 +263,4 @@ async def test_the_step_guard_stops_a_caller_looping_through_menus(tmp_path):
     services = FakeServices(products={"1": "p"})
     s, _, _ = await run(menu, "3", "1", "#", "1", "3", "1", "#", "1", "3", "1", "#", services=services)
     assert any(p["outcome"] == "too_many_steps" for p in s.path) and s.queue == "operator"
+
