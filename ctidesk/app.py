@@ -93,4 +93,7 @@ def create_app(settings: Settings, *, start_bridge: bool = True) -> FastAPI:
 
     app.include_router(supervisor_router)
     app.include_router(reports_router)
+    from ivr.http import router as ivr_router  # issue 3
+
+    app.include_router(ivr_router)
     return app
