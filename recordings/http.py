@@ -26,7 +26,7 @@ import jwt
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
@@ -79,16 +79,33 @@ def _aware(name: str, value: datetime | None) -> None:
         raise HTTPException(422, f"'{name}' needs a time zone (e.g. 2026-11-23T08:00:00+08:00)")
 
 
-def _number_condition(number: str, columns, country_code: str):
-    """Whole numbers match the normalised columns exactly (indexed); anything
-    shorter than a full number is a fragment matched anywhere in the digits."""
+def _prefix(column, prefix: str):
+    """``column`` starts with ``prefix`` (digits), as an index range: ':' follows '9'."""
+    return and_(column >= prefix, column < prefix + ":")
+
+
+def _number_condition(number: str, which: tuple[str, ...], country_code: str):
+    """Recording ids matching a number, as a UNION of index lookups.
+
+    A whole number (it normalises to +CC...) matches the normalised columns
+    exactly; a fragment of 3+ digits matches the beginning of the number
+    (national or international form) or its end (the reversed columns)."""
     digits = re.sub(r"\D", "", number)
-    if not digits:
-        raise HTTPException(422, f"number {number!r}: give digits (a whole number or a fragment)")
+    if len(digits) < 3:
+        raise HTTPException(422, f"number {number!r}: give a whole number or at least 3 of its digits")
+    cols = {"caller": (Recording.caller_number, Recording.caller_number_rev),
+            "called": (Recording.called_number, Recording.called_number_rev)}
     keys = [k for k in search_keys(number, country_code=country_code) if k.startswith("+")]
-    if keys:
-        return or_(*[c.in_(keys) for c in columns])
-    return or_(*[c.like(f"%{digits}%") for c in columns])
+    parts = []
+    for name in which:
+        col, rev = cols[name]
+        if keys:
+            parts.append(select(Recording.id).where(col.in_(keys)))
+            continue
+        for prefix in dict.fromkeys((f"+{country_code}{digits.lstrip('0')}", f"+{digits}", digits)):
+            parts.append(select(Recording.id).where(_prefix(col, prefix)))
+        parts.append(select(Recording.id).where(_prefix(rev, digits[::-1])))
+    return Recording.id.in_(union(*parts) if len(parts) > 1 else parts[0])
 
 
 def search_query(*, agent=None, start=None, end=None, number=None, caller=None, called=None, q=None,
@@ -104,11 +121,11 @@ def search_query(*, agent=None, start=None, end=None, number=None, caller=None, 
     if end is not None:
         conds.append(Recording.started_at < end)
     if number:
-        conds.append(_number_condition(number, (Recording.caller_number, Recording.called_number), country_code))
+        conds.append(_number_condition(number, ("caller", "called"), country_code))
     if caller:
-        conds.append(_number_condition(caller, (Recording.caller_number,), country_code))
+        conds.append(_number_condition(caller, ("caller",), country_code))
     if called:
-        conds.append(_number_condition(called, (Recording.called_number,), country_code))
+        conds.append(_number_condition(called, ("called",), country_code))
     if q:
         like = f"%{q.replace(chr(92), '').replace('%', '').replace('_', '')}%"
         conds.append(or_(Recording.description.like(like), Recording.tags.like(like)))
@@ -119,9 +136,10 @@ def search_query(*, agent=None, start=None, end=None, number=None, caller=None, 
     if ticket_id is not None:  # linked directly, or through the ticket's calls
         from tickets.models import TicketCall
 
-        conds.append(or_(
-            exists().where(and_(RecordingTicket.recording_id == Recording.id, RecordingTicket.ticket_id == ticket_id)),
-            Recording.call_id.in_(select(TicketCall.call_id).where(TicketCall.ticket_id == ticket_id))))
+        conds.append(Recording.id.in_(union(
+            select(RecordingTicket.recording_id).where(RecordingTicket.ticket_id == ticket_id),
+            select(Recording.id).where(Recording.call_id.in_(
+                select(TicketCall.call_id).where(TicketCall.ticket_id == ticket_id))))))
     if call_id:
         conds.append(Recording.call_id == call_id)
     if customer_id is not None:

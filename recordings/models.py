@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ctidesk.db import Base, UTCDateTime, utcnow
@@ -42,6 +42,10 @@ class Recording(Base):
     caller_number: Mapped[str | None] = mapped_column(String(32), nullable=True)  # normalised
     called_number_raw: Mapped[str | None] = mapped_column(String(64), nullable=True)
     called_number: Mapped[str | None] = mapped_column(String(32), nullable=True)  # normalised
+    # The normalised numbers reversed: "ends with 1234" becomes an indexed prefix
+    # range (set by the ORM hook below, so every writer gets them).
+    caller_number_rev: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    called_number_rev: Mapped[str | None] = mapped_column(String(32), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)  # measured from the audio
@@ -65,7 +69,19 @@ class Recording(Base):
         Index("ix_recordings_agent_started", "agent_username", "started_at"),
         Index("ix_recordings_caller_started", "caller_number", "started_at"),
         Index("ix_recordings_status", "status"),
+        Index("ix_recordings_called_started", "called_number", "started_at"),
+        Index("ix_recordings_caller_rev", "caller_number_rev"),
+        Index("ix_recordings_called_rev", "called_number_rev"),
+        Index("ix_recordings_duration", "duration_ms"),
     )
+
+
+@event.listens_for(Recording, "before_insert")
+@event.listens_for(Recording, "before_update")
+def _reversed_numbers(_mapper, _conn, rec: Recording) -> None:
+    """Keep the reversed copies in step with the numbers, whoever writes the row."""
+    rec.caller_number_rev = rec.caller_number[::-1] if rec.caller_number else None
+    rec.called_number_rev = rec.called_number[::-1] if rec.called_number else None
 
 
 class RecordingTicket(Base):

@@ -29,6 +29,8 @@ def upgrade() -> None:
     sa.Column('caller_number', sa.String(length=32), nullable=True),
     sa.Column('called_number_raw', sa.String(length=64), nullable=True),
     sa.Column('called_number', sa.String(length=32), nullable=True),
+    sa.Column('caller_number_rev', sa.String(length=32), nullable=True),
+    sa.Column('called_number_rev', sa.String(length=32), nullable=True),
     sa.Column('started_at', ctidesk.db.UTCDateTime(), nullable=False),
     sa.Column('ended_at', ctidesk.db.UTCDateTime(), nullable=True),
     sa.Column('duration_ms', sa.Integer(), nullable=True),
@@ -54,6 +56,10 @@ def upgrade() -> None:
         batch_op.create_index('ix_recordings_caller_started', ['caller_number', 'started_at'], unique=False)
         batch_op.create_index('ix_recordings_started', ['started_at'], unique=False)
         batch_op.create_index('ix_recordings_status', ['status'], unique=False)
+        batch_op.create_index('ix_recordings_called_started', ['called_number', 'started_at'], unique=False)
+        batch_op.create_index('ix_recordings_caller_rev', ['caller_number_rev'], unique=False)
+        batch_op.create_index('ix_recordings_called_rev', ['called_number_rev'], unique=False)
+        batch_op.create_index('ix_recordings_duration', ['duration_ms'], unique=False)
 
     op.create_table('recording_tickets',
     sa.Column('recording_id', sa.Integer(), nullable=False),
@@ -76,6 +82,10 @@ def downgrade() -> None:
 
     op.drop_table('recording_tickets')
     with op.batch_alter_table('recordings', schema=None) as batch_op:
+        batch_op.drop_index('ix_recordings_duration')
+        batch_op.drop_index('ix_recordings_called_rev')
+        batch_op.drop_index('ix_recordings_caller_rev')
+        batch_op.drop_index('ix_recordings_called_started')
         batch_op.drop_index('ix_recordings_status')
         batch_op.drop_index('ix_recordings_started')
         batch_op.drop_index('ix_recordings_caller_started')

@@ -253,3 +253,25 @@ async def test_edit_description_tags_and_legal_hold(client, people, a_recording)
     assert (await client.patch(url, json={"legal_hold": True}, headers=people["sam"])).json()["legal_hold"] is True
     found = await client.get("/api/v1/recordings", params={"q": "refund"}, headers=people["sam"])
     assert [i["id"] for i in found.json()["items"]] == [a_recording.id]
+
+
+async def test_number_search_whole_beginning_and_end_use_the_indexed_columns(app, client, people):
+    async with app.state.container.sessionmaker() as db:
+        rec = Recording(kind="full", status="stored", caller_number_raw="138 1234 5678",
+                        caller_number="+8613812345678", called_number_raw="4000", called_number="4000")
+        db.add(rec)
+        await db.commit()
+        assert rec.caller_number_rev == "8765432183168+"  # the ORM hook keeps the reversed copy
+    h = people["sam"]
+
+    async def ids(**params):
+        r = await client.get("/api/v1/recordings", params=params, headers=h)
+        assert r.status_code == 200, r.text
+        return [i["id"] for i in r.json()["items"]]
+    for params in ({"number": "+86 138 1234 5678"}, {"number": "13812345678"}, {"number": "5678"},
+                   {"number": "1381"}, {"caller": "345678"}, {"called": "4000"}, {"number": "400"}):
+        assert await ids(**params) == [rec.id], params
+    for params in ({"called": "5678"}, {"caller": "4000"}, {"number": "2345"}, {"number": "13900000000"}):
+        assert await ids(**params) == [], params
+    r = await client.get("/api/v1/recordings", params={"number": "12"}, headers=h)
+    assert r.status_code == 422 and "at least 3" in r.text
