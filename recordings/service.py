@@ -285,13 +285,18 @@ class RecordingService:
     async def _worker(self) -> None:
         first = True
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
+            idle = False
+            try:
                 await asyncio.wait_for(self._kick.wait(), self.settings.recordings_scan_interval_s)
+            except asyncio.TimeoutError:
+                idle = True
             self._kick.clear()
             try:
                 if first:
                     self.last_reconcile = await self.reconcile()
                     first = False
+                elif idle:  # files that landed while no row could be written (cheap: a directory listing)
+                    await self.reconcile(spool_only=True)
                 again = await self.ingest_pending()
             except asyncio.CancelledError:
                 raise
@@ -356,10 +361,25 @@ class RecordingService:
 
     # -- reconcile -------------------------------------------------------------
 
-    async def reconcile(self, *, dry_run: bool = False) -> dict:
+    async def reconcile(self, *, dry_run: bool = False, spool_only: bool = False) -> dict:
         """Files without rows get rows; rows without files are marked. Says what it did."""
-        return await reconcile(self.c.sessionmaker, self.settings, dry_run=dry_run,
+        return await reconcile(self.c.sessionmaker, self.settings, dry_run=dry_run, spool_only=spool_only,
                                normalize=self.normalize, after=self.kick)
+
+
+def _settled_spool_files(spool: Path, settle_s: float) -> list[Path]:
+    """``*.wav`` in the spool not written to for ``settle_s`` (MixMonitor writes
+    continuously while a call is up, so a still file is a finished one)."""
+    now = time.time()
+    out = []
+    if spool.is_dir():
+        for p in sorted(spool.glob("*.wav")):
+            try:
+                if now - p.stat().st_mtime >= settle_s:
+                    out.append(p)
+            except FileNotFoundError:
+                continue
+    return out
 
 
 def _close_pauses(rec: Recording, at: datetime) -> None:
@@ -399,7 +419,8 @@ async def _fill_rows_from_calls(db, rows, normalize) -> None:
         r.customer_id = r.customer_id or c.customer_id
 
 
-async def reconcile(sessionmaker, settings, *, dry_run: bool = False, normalize=None, after=None) -> dict:
+async def reconcile(sessionmaker, settings, *, dry_run: bool = False, spool_only: bool = False,
+                    normalize=None, after=None) -> dict:
     """The consistency check behind ``ctidesk recordings reconcile`` (and every start).
 
     * spool files (``*.wav`` in ``recordings_spool``) no row points at, still for
@@ -413,15 +434,7 @@ async def reconcile(sessionmaker, settings, *, dry_run: bool = False, normalize=
     spool = settings.host_path(settings.recordings_spool)
     root = settings.effective_recordings_dir
     report = {"adopted": [], "missing": [], "dry_run": dry_run}
-    now = time.time()
-    candidates = []
-    if spool.is_dir():
-        for p in sorted(spool.glob("*.wav")):
-            try:
-                if now - p.stat().st_mtime >= settings.recordings_settle_s:
-                    candidates.append(p)
-            except FileNotFoundError:
-                continue
+    candidates = await asyncio.to_thread(_settled_spool_files, spool, settings.recordings_settle_s)
     async with sessionmaker() as db:
         if candidates:
             known = set((await db.execute(select(Recording.source_path).where(
@@ -443,13 +456,15 @@ async def reconcile(sessionmaker, settings, *, dry_run: bool = False, normalize=
                 db.add_all(new)
                 await db.flush()
                 await _fill_rows_from_calls(db, new, normalize)
-        stored = (await db.execute(select(Recording.id, Recording.storage_path)
-                                   .where(Recording.status == "stored"))).all()
-        gone = [rid for rid, rel in stored if not rel or not (root / rel).exists()]
-        day_ago = utcnow() - timedelta(days=1)
-        stale = (await db.execute(select(Recording.id, Recording.source_path).where(
-            Recording.status.in_(("pending", "recording")), Recording.started_at < day_ago))).all()
-        gone += [rid for rid, src in stale if not src or not Path(src).exists()]
+        gone = []
+        if not spool_only:
+            stored = (await db.execute(select(Recording.id, Recording.storage_path)
+                                       .where(Recording.status == "stored"))).all()
+            gone = await asyncio.to_thread(lambda: [rid for rid, rel in stored if not rel or not (root / rel).exists()])
+            day_ago = utcnow() - timedelta(days=1)
+            stale = (await db.execute(select(Recording.id, Recording.source_path).where(
+                Recording.status.in_(("pending", "recording")), Recording.started_at < day_ago))).all()
+            gone += await asyncio.to_thread(lambda: [rid for rid, src in stale if not src or not Path(src).exists()])
         report["missing"] = gone
         if gone and not dry_run:
             await db.execute(update(Recording).where(Recording.id.in_(gone)).values(

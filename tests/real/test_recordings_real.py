@@ -263,3 +263,19 @@ async def _has_channels(ami) -> bool:
     from cti.oneshot import ami_command
 
     return "0 active channels" not in await ami_command(ami, "core show channels count", timeout=5)
+
+
+async def test_click_to_dial_call_is_recorded_with_the_dialled_number(server, ami):
+    await set_phone(ami, "1001", answer_delay=1, talk_time=20)
+    alice = await server.desk("alice")
+    r = await alice.post("/api/v1/agent/dial", {"number": "+86 135 0000 4444"})
+    assert r.status_code == 202, r.text
+
+    async def outbound():
+        items = (await alice.get("/api/v1/recordings", called="13500004444")).json()["items"]
+        return next((i for i in items if i["status"] == "stored"), None)
+    rec = await until(outbound, "the outbound call's recording", 40)
+    assert (rec["kind"], rec["agent"], rec["called_number_normalized"]) == ("full", "alice", "+8613500004444")
+    # the simulated callee answers after 1 s, plays hello-world and stays 6 s
+    assert 6 <= rec["duration_s"] <= 10, rec
+    await alice.close(leave_queues=True)

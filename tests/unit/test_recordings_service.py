@@ -275,3 +275,12 @@ async def test_number_search_whole_beginning_and_end_use_the_indexed_columns(app
         assert await ids(**params) == [], params
     r = await client.get("/api/v1/recordings", params={"number": "12"}, headers=h)
     assert r.status_code == 422 and "at least 3" in r.text
+
+
+async def test_a_file_landing_while_serving_without_a_row_is_adopted_by_the_periodic_pass(app, service):
+    await wait_for(lambda: asyncio.sleep(0, result=service.last_reconcile is not None), "the start-up reconcile")
+    late = spool(app) / "late-call.wav"
+    write_wav(late, 1)
+    age(late)
+    rec = await stored(app, "late-call")
+    assert rec.status == "stored" and rec.error.startswith("adopted")
