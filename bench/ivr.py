@@ -263,7 +263,7 @@ async def main() -> int:
         if r["p99_ms"] > 50 or r["errors"]:
             break
         held = n
-        n *= 2
+        n = int(n * 1.5)
     print(f"\none process holds {held or '<100'} concurrent IVR sessions with per-step p99 <= 50 ms "
           f"(next step {n if n <= args.max else 'not tried: --max'})")
     return 0
