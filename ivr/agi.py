@@ -37,7 +37,12 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "support"
 COMMAND_TIMEOUT = 60.0
 
-__all__ = ["AGIChannel", "CallerHungUp", "FastAGIServer", "MenuSource"]
+__all__ = ["AGIChannel", "AGICommandError", "CallerHungUp", "FastAGIServer", "MenuSource"]
+
+
+class AGICommandError(Exception):
+    """Asterisk refused a command (510/520) on a live channel: end the IVR, let
+    the dialplan's defaults route the caller."""
 
 
 class MenuSource:
@@ -112,6 +117,8 @@ class AGIChannel:
             if result.get("error") == "AGIAppError":  # result=-1: hangup, or a failure on a live channel
                 await self._still_there(command)
                 return {"status_code": 200, "result": ("-1", ""), "failed": True}
+            if result.get("status_code") in (510, 520):
+                raise AGICommandError(f"{command!r} -> {result.get('status_code')} {result.get('msg', '')}".strip())
             raise CallerHungUp(f"{command!r} -> {result}")
         return result
 
@@ -227,8 +234,9 @@ class FastAGIServer:
         except CallerHungUp:
             if not session.path or session.path[-1].get("outcome") != "hangup":
                 session.step(session.node or "start", None, outcome="hangup")
-        except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError) as exc:
+        except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError, AGICommandError) as exc:
             self.errors += 1
+            log.error("IVR session %s ended at %s: %s", session.call_id, session.node, exc or type(exc).__name__)
             session.step(session.node or "start", None, outcome="error", error=type(exc).__name__)
         except Exception:
             self.errors += 1

@@ -158,6 +158,7 @@ async def test_an_agi_error_reply_still_leaves_the_dialplan_its_default(agi):
     await ast.run()
     await until(lambda: agi.events)
     assert agi.events[0].queue is None and agi.active == 0  # the dialplan's own default (support) applies
+    assert agi.events[0].ivr_path[-1]["outcome"] == "error" and agi.errors == 1
 
 
 async def test_many_calls_at_once(agi):
