@@ -100,16 +100,17 @@ class SupervisorStore:
             items = [await self.queue.get()]
             while len(items) < self.batch and not self.queue.empty():
                 items.append(self.queue.get_nowait())
-            for attempt in (1, 2):
+            delay = 0.5
+            while True:  # never drop: reports must not silently miss a call (the journal keeps them too)
                 try:
                     await self._write(items)
                     break
-                except Exception:
-                    log.exception("writing %d supervisor records failed (attempt %d)", len(items), attempt)
-                    if attempt == 2:
-                        self.failed += len(items)
-                    else:
-                        await asyncio.sleep(0.5)
+                except Exception as exc:
+                    self.failed += 1
+                    log.warning("writing %d supervisor records failed (%s); retrying in %.1f s", len(items),
+                                str(exc).splitlines()[0][:200], delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
             if self.queue.empty():
                 if self._fd is not None:
                     os.ftruncate(self._fd, 0)
