@@ -54,14 +54,16 @@ async def clients_main(url: str, n: int) -> None:
     async def one(i: int) -> None:
         nonlocal snapshots
         async with websockets.connect(url, max_size=None) as ws:
-            async for text in ws:
-                if text.startswith('{"type": "snapshot"'):
-                    snapshots += 1
-                    if snapshots >= n:
-                        ready.set()
-                elif text.startswith('{"type": "resync"'):
-                    resyncs[i] += 1
-                counts[i] += 1
+            async for message in ws:
+                for text in message.split("\n"):  # a batch of frames, one JSON object per line
+                    json.loads(text)  # a wallboard parses every frame; so do we
+                    if text.startswith('{"type": "snapshot"'):
+                        snapshots += 1
+                        if snapshots >= n:
+                            ready.set()
+                    elif text.startswith('{"type": "resync"'):
+                        resyncs[i] += 1
+                    counts[i] += 1
 
     tasks = [asyncio.create_task(one(i)) for i in range(n)]
     await asyncio.wait_for(ready.wait(), 120)
@@ -169,11 +171,13 @@ async def run(a) -> None:
 
                 async def timed(text, send=send):
                     await send(text)
-                    t = stamps.get(text)
-                    if t is not None:
-                        lags.append(time.perf_counter() - t)
+                    done = time.perf_counter()
+                    for line in text.split("\n"):
+                        t = stamps.get(line)
+                        if t is not None:
+                            lags.append(done - t)
                 client.send = timed
-            before = {k: sum(getattr(cl, k) for cl in sup.feed.clients) for k in ("sent", "coalesced", "resyncs")}
+            before = {k: sum(getattr(cl, k) for cl in sup.feed.clients) for k in ("sent", "batches", "coalesced", "resyncs")}
             per_tick = max(1, a.rate // 100)
             total = min(len(events), a.rate * a.seconds)
             t0 = time.perf_counter()
@@ -185,7 +189,7 @@ async def run(a) -> None:
                     await asyncio.sleep(delay)  # pacing the replay at the chosen rate
             elapsed = time.perf_counter() - t0
             await asyncio.sleep(1.0)  # let the last frames drain before reading the counters
-            after = {k: sum(getattr(cl, k) for cl in sup.feed.clients) for k in ("sent", "coalesced", "resyncs")}
+            after = {k: sum(getattr(cl, k) for cl in sup.feed.clients) for k in ("sent", "batches", "coalesced", "resyncs")}
             proc.stdin.write(b"stop\n")
             await proc.stdin.drain()
             client_stats = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
@@ -204,7 +208,7 @@ async def run(a) -> None:
     print(f"paced replay: {total} events in {elapsed:.1f} s = {total / elapsed:,.0f} events/s, {a.clients} sockets")
     print(f"lag event-in (feed offer) -> frame written: p50 {q(0.50):.1f} ms, p99 {q(0.99):.1f} ms, "
           f"max {q(1.0):.1f} ms over {len(lags):,} frames")
-    print(f"frames sent {after['sent'] - before['sent']:,}, coalesced {after['coalesced'] - before['coalesced']:,}, "
+    print(f"frames sent {after['sent'] - before['sent']:,} in {after['batches'] - before['batches']:,} socket messages, coalesced {after['coalesced'] - before['coalesced']:,}, "
           f"resyncs {after['resyncs'] - before['resyncs']}; clients received {client_stats['frames']:,} "
           f"(fewest on one socket {client_stats['min_frames']:,}, resyncs seen {client_stats['resyncs']})")
     print(f"memory per connected supervisor: {(rss1 - rss0) / a.clients / 1024:.1f} KiB "

@@ -11,6 +11,14 @@ ones. A client whose pending map still grows past ``limit`` distinct keys
 cannot keep up at all: its backlog is dropped, it is told
 (``{"type": "resync", "reason": ...}``) and sent a fresh snapshot, never
 silently left with a wrong picture.
+
+Frames are written in batches: after a wake-up the writer waits
+``interval`` (50 ms by default, well under the wallboard's one-second
+resolution) so that frames arriving meanwhile coalesce, then sends everything
+pending as ONE websocket message of JSON lines (one frame per line; JSON text
+never contains a raw newline). Per-socket sends are then bounded by 1/interval
+per second whatever the AMI rate, which is what keeps 200 wallboards from
+starving the bridge on one event loop.
 """
 from __future__ import annotations
 
@@ -28,15 +36,17 @@ DEFAULT_LIMIT = 512
 
 class FeedClient:
     def __init__(self, send: Callable[[str], Awaitable[None]], snapshot: Callable[[], str], *,
-                 limit: int = DEFAULT_LIMIT, name: str = "") -> None:
+                 limit: int = DEFAULT_LIMIT, name: str = "", interval: float = 0.05) -> None:
         self.send = send
         self.snapshot = snapshot
         self.limit = limit
+        self.interval = interval
         self.name = name
         self.pending: OrderedDict = OrderedDict()
         self.wake = asyncio.Event()
         self.resync_reason: str | None = None
         self.sent = 0
+        self.batches = 0
         self.coalesced = 0
         self.resyncs = 0
         self.closed = False
@@ -64,6 +74,8 @@ class FeedClient:
         await self.send(self.snapshot())
         while not self.closed:
             await self.wake.wait()
+            if self.interval > 0:
+                await asyncio.sleep(self.interval)  # let what arrives meanwhile coalesce into this batch
             self.wake.clear()
             while True:
                 if self.resync_reason is not None:
@@ -76,9 +88,11 @@ class FeedClient:
                     continue
                 if not self.pending:
                     break
-                _, text = self.pending.popitem(last=False)
-                await self.send(text)
-                self.sent += 1
+                texts = list(self.pending.values())
+                self.pending.clear()
+                await self.send("\n".join(texts))
+                self.sent += len(texts)
+                self.batches += 1
 
 
 class SupervisorFeed:

@@ -50,35 +50,58 @@ def _ratio(num: float, den: float, scale: float = 1.0, digits: int = 1):
     return None if den == 0 else round(scale * num / den, digits)
 
 
-def queue_kpis(entries, *, service_level_s: float, short_abandon_s: float, wrapup_s: float = 0.0) -> dict:
-    answered = abandoned = short = other = within = 0
-    wait_answered = talk = 0.0
-    max_wait = 0.0
-    for e in entries:
-        max_wait = max(max_wait, e.wait_s)
+class KpiSums:
+    """Running sums behind the KPIs; entries can be added and removed (a sliding window)."""
+
+    __slots__ = ("service_level_s", "short_abandon_s", "answered", "within", "abandoned", "short", "other",
+                 "wait_answered", "talk", "max_wait")
+
+    def __init__(self, *, service_level_s: float, short_abandon_s: float) -> None:
+        self.service_level_s = service_level_s
+        self.short_abandon_s = short_abandon_s
+        self.answered = self.within = self.abandoned = self.short = self.other = 0
+        self.wait_answered = self.talk = 0.0
+        self.max_wait = 0.0  # only meaningful when entries are never removed (reports)
+
+    def add(self, e: QueueEntry, sign: int = 1) -> None:
+        if sign > 0:
+            self.max_wait = max(self.max_wait, e.wait_s)
         if e.outcome == "answered":
-            answered += 1
-            wait_answered += e.wait_s
-            talk += e.talk_s
-            if e.wait_s <= service_level_s:
-                within += 1
+            self.answered += sign
+            self.wait_answered += sign * e.wait_s
+            self.talk += sign * e.talk_s
+            if e.wait_s <= self.service_level_s:
+                self.within += sign
         elif e.outcome == "abandoned":
-            if e.wait_s < short_abandon_s:
-                short += 1
+            if e.wait_s < self.short_abandon_s:
+                self.short += sign
             else:
-                abandoned += 1
+                self.abandoned += sign
         else:
-            other += 1
-    return {
-        "offered": answered + abandoned + short + other,
-        "answered": answered,
-        "answered_within_sl": within,
-        "abandoned": abandoned,
-        "short_abandoned": short,
-        "other": other,
-        "service_level_pct": _ratio(within, answered + abandoned, 100),
-        "abandonment_rate_pct": _ratio(abandoned, answered + abandoned, 100),
-        "asa_s": _ratio(wait_answered, answered),
-        "aht_s": _ratio(talk + answered * wrapup_s, answered),
-        "max_wait_s": round(max_wait, 1),
-    }
+            self.other += sign
+
+    def remove(self, e: QueueEntry) -> None:
+        self.add(e, -1)
+
+    def result(self, wrapup_s: float = 0.0) -> dict:
+        answered, abandoned = self.answered, self.abandoned
+        return {
+            "offered": answered + abandoned + self.short + self.other,
+            "answered": answered,
+            "answered_within_sl": self.within,
+            "abandoned": abandoned,
+            "short_abandoned": self.short,
+            "other": self.other,
+            "service_level_pct": _ratio(self.within, answered + abandoned, 100),
+            "abandonment_rate_pct": _ratio(abandoned, answered + abandoned, 100),
+            "asa_s": _ratio(self.wait_answered, answered),
+            "aht_s": _ratio(self.talk + answered * wrapup_s, answered),
+            "max_wait_s": round(self.max_wait, 1),
+        }
+
+
+def queue_kpis(entries, *, service_level_s: float, short_abandon_s: float, wrapup_s: float = 0.0) -> dict:
+    sums = KpiSums(service_level_s=service_level_s, short_abandon_s=short_abandon_s)
+    for e in entries:
+        sums.add(e)
+    return sums.result(wrapup_s)

@@ -29,7 +29,7 @@ from collections import deque
 from typing import Callable
 
 from cti.model import device_of
-from supervisor.kpi import QueueEntry, queue_kpis
+from supervisor.kpi import KpiSums, QueueEntry
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class SupervisorLive:
         self.agents: dict[str, AgentView] = {}
         self.wrap_until: dict[str, float] = {}  # agent -> end of after-call work
         self.window: deque[QueueEntry] = deque()  # ended queue entries, oldest first
+        self.window_sums: dict[str, KpiSums] = {}  # per queue, over the window
         self.entries: dict[str, dict] = {}  # call_id -> {queue, entered_at, answered_at, agent}
         self.queue_names: set[str] = set()
         self.spy_calls: dict[str, dict] = {}  # supervisor's call_id -> monitoring session
@@ -163,6 +164,7 @@ class SupervisorLive:
             wait, talk = max(0.0, e.at - entered), 0.0
         qe = QueueEntry(entry["queue"], entered, outcome, wait, talk)
         self.window.append(qe)
+        self._sums(qe.queue).add(qe)
         self.on_record("queue_call", {"call_id": call_id, "queue": entry["queue"], "entered_at": entered,
                                       "answered_at": answered, "left_at": e.at, "outcome": outcome,
                                       "wait_s": round(wait, 3), "talk_s": round(talk, 3),
@@ -255,10 +257,19 @@ class SupervisorLive:
 
     # -- queues ------------------------------------------------------------
 
+    def _sums(self, queue: str) -> KpiSums:
+        sums = self.window_sums.get(queue)
+        if sums is None:
+            sums = self.window_sums[queue] = KpiSums(service_level_s=self.config.service_level_s,
+                                                     short_abandon_s=self.config.short_abandon_s)
+        return sums
+
     def _prune(self, now: float) -> None:
+        """Drop entries older than the window; running sums keep each queue's figures O(1)."""
         horizon = now - self.config.window_s
         while self.window and self.window[0].entered_at < horizon:
-            self.window.popleft()
+            old = self.window.popleft()
+            self._sums(old.queue).remove(old)
 
     def queue_stats(self, queue: str, now: float | None = None) -> dict:
         now = self.clock() if now is None else now
@@ -275,8 +286,7 @@ class SupervisorLive:
                    "paused": "agents_paused", "ringing": "agents_ringing", "wrap_up": "agents_wrap_up"}.get(view.state)
             if key:
                 counts[key] += 1
-        k = queue_kpis((e for e in self.window if e.queue == queue), service_level_s=self.config.service_level_s,
-                       short_abandon_s=self.config.short_abandon_s, wrapup_s=self.config.wrapup_s(queue))
+        k = self._sums(queue).result(self.config.wrapup_s(queue))
         return {"queue": queue, "waiting": len(waiting), "oldest_entered_at": oldest,
                 "longest_wait_s": round(now - oldest, 1) if oldest is not None else 0, **counts,
                 "answered": k["answered"], "abandoned": k["abandoned"], "short_abandoned": k["short_abandoned"],

@@ -203,10 +203,13 @@ function connect() {
   S.ws = ws;
   setStatus('connecting');
   ws.addEventListener('message', (ev) => {
-    let msg;
-    try { msg = JSON.parse(ev.data); } catch (_e) { return; }
-    S.retry = 500;
-    handle(msg);
+    // one message may carry a batch of frames, one JSON object per line
+    for (const line of String(ev.data).split('\n')) {
+      let msg;
+      try { msg = JSON.parse(line); } catch (_e) { continue; }
+      S.retry = 500;
+      handle(msg);
+    }
   });
   ws.addEventListener('close', (ev) => {
     if (S.ws !== ws) return;

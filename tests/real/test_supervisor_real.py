@@ -47,9 +47,10 @@ class SupervisorClient:
     async def _read(self):
         try:
             async for text in self.ws:
-                m = json.loads(text)
-                self.received.append(m)
-                self.queue.put_nowait(m)
+                for line in text.split("\n"):  # one message may carry a batch of frames (JSON lines)
+                    m = json.loads(line)
+                    self.received.append(m)
+                    self.queue.put_nowait(m)
         except websockets.ConnectionClosed:
             pass
 

@@ -24,7 +24,7 @@ class GatedSocket:
 
     async def send(self, text: str) -> None:
         await self.gate.wait()
-        self.sent.append(json.loads(text))
+        self.sent.extend(json.loads(line) for line in text.split("\n"))  # a batch is JSON lines
         self.got.set()
 
     async def wait_for(self, pred, timeout=5.0):
@@ -38,8 +38,8 @@ class GatedSocket:
 async def test_slow_client_gets_latest_state_per_key_and_others_are_not_slowed():
     feed = SupervisorFeed()
     slow_sock, fast_sock = GatedSocket(), GatedSocket()
-    slow = FeedClient(slow_sock.send, lambda: '{"type": "snapshot"}', limit=100)
-    fast = FeedClient(fast_sock.send, lambda: '{"type": "snapshot"}', limit=100)
+    slow = FeedClient(slow_sock.send, lambda: '{"type": "snapshot"}', limit=100, interval=0)
+    fast = FeedClient(fast_sock.send, lambda: '{"type": "snapshot"}', limit=100, interval=0)
     for c in (slow, fast):
         feed.add(c)
     tasks = [asyncio.create_task(c.run()) for c in (slow, fast)]
@@ -58,6 +58,7 @@ async def test_slow_client_gets_latest_state_per_key_and_others_are_not_slowed()
     assert [(m["type"], m.get("n")) for m in slow_sock.sent[1:]] == [
         ("agent_status_changed", 0), ("agent_status_changed", 49), ("queue_status_changed", 49)]
     assert slow.coalesced >= 96
+    assert slow.batches < slow.sent  # the backlog went out as one message of JSON lines
     for t in tasks:
         t.cancel()
 
@@ -66,7 +67,8 @@ async def test_a_client_that_cannot_keep_up_is_told_and_resynced():
     feed = SupervisorFeed()
     sock = GatedSocket()
     snapshots = iter(range(100))
-    client = FeedClient(sock.send, lambda: json.dumps({"type": "snapshot", "n": next(snapshots)}), limit=10)
+    client = FeedClient(sock.send, lambda: json.dumps({"type": "snapshot", "n": next(snapshots)}), limit=10,
+                        interval=0)
     feed.add(client)
     task = asyncio.create_task(client.run())
     await sock.wait_for(lambda s: len(s) == 1)
@@ -112,9 +114,10 @@ async def token(app, username):
 async def recv(ws, type_, timeout=5.0, **match):
     async def _w():
         while True:
-            m = json.loads(await ws.recv())
-            if m["type"] == type_ and all(m.get(k) == v for k, v in match.items()):
-                return m
+            for line in (await ws.recv()).split("\n"):  # a message may carry a batch of frames
+                m = json.loads(line)
+                if m["type"] == type_ and all(m.get(k) == v for k, v in match.items()):
+                    return m
     return await asyncio.wait_for(_w(), timeout)
 
 
