@@ -26,7 +26,7 @@ import jwt
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import and_, func, or_, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
@@ -36,7 +36,7 @@ from cti.model import device_of
 from customers.phone import search_keys
 from ctidesk.deps import get_container, get_db
 from recordings import ingest as files
-from recordings.models import KINDS, STATUSES, Recording, RecordingTicket
+from recordings.models import DESCRIBED_SQL, KINDS, STATUSES, Recording, RecordingTicket
 
 router = APIRouter()
 STATIC = Path(__file__).resolve().parent.parent / "agent_desk" / "static"
@@ -129,6 +129,7 @@ def search_query(*, agent=None, start=None, end=None, number=None, caller=None, 
     if q:
         like = f"%{q.replace(chr(92), '').replace('%', '').replace('_', '')}%"
         conds.append(or_(Recording.description.like(like), Recording.tags.like(like)))
+        conds.append(text(f"({DESCRIBED_SQL})"))  # lets SQLite use the partial index of described rows
     if kind:
         conds.append(Recording.kind == kind)
     if status:

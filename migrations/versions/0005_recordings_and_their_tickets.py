@@ -60,6 +60,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_recordings_caller_rev', ['caller_number_rev'], unique=False)
         batch_op.create_index('ix_recordings_called_rev', ['called_number_rev'], unique=False)
         batch_op.create_index('ix_recordings_duration', ['duration_ms'], unique=False)
+        batch_op.create_index('ix_recordings_described', ['started_at'], unique=False,
+                              sqlite_where=sa.text("description != '' OR tags != ''"),
+                              postgresql_where=sa.text("description != '' OR tags != ''"))
 
     op.create_table('recording_tickets',
     sa.Column('recording_id', sa.Integer(), nullable=False),
@@ -82,6 +85,7 @@ def downgrade() -> None:
 
     op.drop_table('recording_tickets')
     with op.batch_alter_table('recordings', schema=None) as batch_op:
+        batch_op.drop_index('ix_recordings_described')
         batch_op.drop_index('ix_recordings_duration')
         batch_op.drop_index('ix_recordings_called_rev')
         batch_op.drop_index('ix_recordings_caller_rev')
