@@ -66,7 +66,8 @@ class Recording(Base):
 
     __table_args__ = (
         Index("ix_recordings_call", "call_id"),
-        Index("ix_recordings_started", "started_at"),
+        # duration rides along so "newest first with a duration range" checks it in the index
+        Index("ix_recordings_started", "started_at", "duration_ms"),
         Index("ix_recordings_agent_started", "agent_username", "started_at"),
         Index("ix_recordings_caller_started", "caller_number", "started_at"),
         Index("ix_recordings_status", "status"),

@@ -54,7 +54,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_recordings_agent_started', ['agent_username', 'started_at'], unique=False)
         batch_op.create_index('ix_recordings_call', ['call_id'], unique=False)
         batch_op.create_index('ix_recordings_caller_started', ['caller_number', 'started_at'], unique=False)
-        batch_op.create_index('ix_recordings_started', ['started_at'], unique=False)
+        batch_op.create_index('ix_recordings_started', ['started_at', 'duration_ms'], unique=False)
         batch_op.create_index('ix_recordings_status', ['status'], unique=False)
         batch_op.create_index('ix_recordings_called_started', ['called_number', 'started_at'], unique=False)
         batch_op.create_index('ix_recordings_caller_rev', ['caller_number_rev'], unique=False)
