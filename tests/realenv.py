@@ -27,7 +27,7 @@ from sandbox.provision import ProvisionError
 from sandbox.runner import Sandbox, SandboxError, effective_settings, exclusive_use, set_phone
 from tests.live import DeskClient
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout (tests/realenv.py -> tests -> root)
 PASSWORD = "real-tier-password"
 
 
