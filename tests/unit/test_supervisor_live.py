@@ -174,3 +174,17 @@ def test_snapshot_lists_directory_agents_not_supervisors():
     assert snap["agents"][0]["state"] == "available" and snap["agents"][0]["display_name"] == "Alice"
     assert [q["queue"] for q in snap["queues"]] == ["support"]
     assert "break" in snap["config"]["pause_reasons"]
+
+
+def test_ticket_sla_events_ride_on_the_feed():
+    from tickets.sla import TicketSlaBreached, TicketSlaWarning
+
+    model, live, frames, _ = build()
+    live(TicketSlaWarning(ticket_id=7, at=1.0, due_at="2026-11-23T10:00:00+00:00", kind="response",
+                          ticket_type="repair"))
+    live(TicketSlaBreached(ticket_id=7, at=2.0, due_at="2026-11-23T10:00:00+00:00", kind="response",
+                           ticket_type="repair", escalated=True))
+    assert [(k, f["type"], f["ticket_id"]) for k, f in frames] == [
+        (("t", 7, "ticket_sla_warning"), "ticket_sla_warning", 7),
+        (("t", 7, "ticket_sla_breached"), "ticket_sla_breached", 7)]
+    assert frames[1][1]["escalated"] is True
