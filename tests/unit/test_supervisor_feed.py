@@ -179,15 +179,21 @@ async def test_agent_control_is_role_checked_validated_and_audited(env):
         assert r.status_code == 409 and "not logged in to queue 'sales'" in r.text
         r = await http.post("/api/v1/supervisor/agents/alice/pause", json={"reason": "meal"}, headers=sam)
         assert r.status_code == 200, r.text
+        r = await http.post("/api/v1/supervisor/agents/alice/unpause", json={}, headers=sam)
+        assert r.status_code == 200 and r.json()["queues"] == ["support"], r.text
+        r = await http.post("/api/v1/supervisor/agents/alice/unpause", headers=sam)  # no body: every queue
+        assert r.status_code == 200, r.text
         r = await http.post("/api/v1/supervisor/agents/alice/logout", json={"queue": "support"}, headers=sam)
         assert r.status_code == 200, r.text
         r = await http.post("/api/v1/supervisor/monitor", json={"agent": "alice", "mode": "listen"}, headers=sam)
         assert r.status_code == 409 and "no phone extension" in r.text
     pause = [a for a in fake.actions if a.get("Action") == "QueuePause"]
-    assert [(a["Queue"], a["Interface"], a["Paused"], a["Reason"]) for a in pause] == [
-        ("support", "Local/1001@agents/n", "true", "meal")]
+    assert [(a["Queue"], a["Interface"], a["Paused"], a.get("Reason")) for a in pause] == [
+        ("support", "Local/1001@agents/n", "true", "meal"), ("support", "Local/1001@agents/n", "false", None),
+        ("support", "Local/1001@agents/n", "false", None)]
     assert [a["Queue"] for a in fake.actions if a.get("Action") == "QueueRemove"] == ["support"]
     async with app.state.container.sessionmaker() as db:
         rows = (await db.execute(select(AuditLog.actor, AuditLog.action, AuditLog.target)
                                  .where(AuditLog.action.startswith("supervisor.")))).all()
-    assert rows == [("sam", "supervisor.agent_pause", "alice"), ("sam", "supervisor.agent_queue_logout", "alice")]
+    assert rows == [("sam", "supervisor.agent_pause", "alice"), ("sam", "supervisor.agent_unpause", "alice"),
+                    ("sam", "supervisor.agent_unpause", "alice"), ("sam", "supervisor.agent_queue_logout", "alice")]
