@@ -60,9 +60,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_recordings_caller_rev', ['caller_number_rev'], unique=False)
         batch_op.create_index('ix_recordings_called_rev', ['called_number_rev'], unique=False)
         batch_op.create_index('ix_recordings_duration', ['duration_ms'], unique=False)
-        batch_op.create_index('ix_recordings_described', ['started_at'], unique=False,
-                              sqlite_where=sa.text("description != '' OR tags != ''"),
-                              postgresql_where=sa.text("description != '' OR tags != ''"))
+        if op.get_bind().dialect.name == "sqlite":  # see recordings.models
+            batch_op.create_index('ix_recordings_described', ['started_at', 'description', 'tags'], unique=False,
+                                  sqlite_where=sa.text("description != '' OR tags != ''"))
 
     op.create_table('recording_tickets',
     sa.Column('recording_id', sa.Integer(), nullable=False),
@@ -85,7 +85,8 @@ def downgrade() -> None:
 
     op.drop_table('recording_tickets')
     with op.batch_alter_table('recordings', schema=None) as batch_op:
-        batch_op.drop_index('ix_recordings_described')
+        if op.get_bind().dialect.name == "sqlite":
+            batch_op.drop_index('ix_recordings_described')
         batch_op.drop_index('ix_recordings_duration')
         batch_op.drop_index('ix_recordings_called_rev')
         batch_op.drop_index('ix_recordings_caller_rev')
