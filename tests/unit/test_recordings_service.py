@@ -284,3 +284,9 @@ async def test_a_file_landing_while_serving_without_a_row_is_adopted_by_the_peri
     age(late)
     rec = await stored(app, "late-call")
     assert rec.status == "stored" and rec.error.startswith("adopted")
+
+
+async def test_status_summary_is_for_supervisors(client, people, a_recording):
+    r = await client.get("/api/v1/recordings-status", headers=people["sam"])
+    assert r.status_code == 200 and r.json()["by_status"] == {"stored": 1}
+    assert (await client.get("/api/v1/recordings-status", headers=people["alice"])).status_code == 403
