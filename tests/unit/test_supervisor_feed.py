@@ -21,8 +21,11 @@ class GatedSocket:
         self.gate = asyncio.Event()
         self.gate.set()
         self.got = asyncio.Event()
+        self.blocked = asyncio.Event()
 
     async def send(self, text: str) -> None:
+        if not self.gate.is_set():
+            self.blocked.set()  # the writer is now stuck in send, holding this frame
         await self.gate.wait()
         self.sent.extend(json.loads(line) for line in text.split("\n"))  # a batch is JSON lines
         self.got.set()
@@ -46,7 +49,7 @@ async def test_slow_client_gets_latest_state_per_key_and_others_are_not_slowed()
     await slow_sock.wait_for(lambda s: len(s) == 1)
     slow_sock.gate.clear()  # the slow browser stops reading
     feed.offer(("a", "alice"), {"type": "agent_status_changed", "n": 0})
-    await asyncio.sleep(0)  # the slow writer takes frame 0 and blocks in send
+    await asyncio.wait_for(slow_sock.blocked.wait(), 5)  # the slow writer took frame 0 and is stuck in send
     for n in range(1, 50):
         feed.offer(("a", "alice"), {"type": "agent_status_changed", "n": n})
         feed.offer(("q", "support"), {"type": "queue_status_changed", "n": n})
