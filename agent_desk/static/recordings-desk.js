@@ -4,7 +4,7 @@
 // recordings with a player. desk.js only forwards socket messages here and
 // puts recordingPanel(callId) into the screen pop.
 import { t } from '/static/i18n.js';
-import { ApiError, apiRequest } from '/static/api.js';
+import { ApiError, apiRequest, getStoredUser } from '/static/api.js';
 import { el, isObj, str } from '/static/dom.js';
 import { recordingsList } from '/static/player.js';
 
@@ -23,7 +23,8 @@ export function onRecordingMessage(msg) {
   if (msg.type === 'record_state') {
     entry(callId).state = str(msg.state) || 'off';
   } else if (msg.type === 'call_answered') {
-    entry(callId).answered = true;
+    const me = getStoredUser() || {};
+    entry(callId).answered = !str(msg.agent) || str(msg.agent) === str(me.username); // not a colleague's call
   } else if (msg.type === 'call_ended') {
     const e = entry(callId);
     e.ended = true;
