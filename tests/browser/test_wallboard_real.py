@@ -1,8 +1,9 @@
 """Wallboard and reports in headless Chromium against the real server and sandbox Asterisk.
 
-A supervisor signs in and opens the wallboard; an agent logs in to her queue,
+A supervisor signs in and opens the wallboard; an agent signs in at her desk,
 a real call rings her phone and is answered: the agent's row and the queue
-tile follow live. The supervisor pauses her from the wallboard with a reason.
+tile follow live. The supervisor listens in from the wallboard (the agent's
+desk shows the notice) and then pauses her with a reason.
 Then the reports page shows that call from stored data, with a chart and a
 CSV export.
 """
@@ -12,7 +13,6 @@ import csv
 import io
 import re
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -35,30 +35,32 @@ def sign_in(page, srv, username: str) -> None:
     page.wait_for_url(re.compile(r".*/desk$"))
 
 
-def agent_login(srv, username: str) -> str:
-    with httpx.Client(base_url=srv.base_url) as http:
-        token = http.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD}).json()["access_token"]
-        r = http.post("/api/v1/agent/login", headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 200, r.text
-    return token
-
-
-def test_wallboard_live_then_reports(page, sync_server):
+def test_wallboard_live_then_reports(page, new_page, sync_server):
     server = sync_server
-    cli_ok(server, "sandbox", "phone", "1001", "--answer-delay", "3", "--talk-time", "2")
+    cli_ok(server, "sandbox", "phone", "1001", "--answer-delay", "3", "--talk-time", "6")
+    cli_ok(server, "sandbox", "phone", "1009", "--answer-delay", "1", "--talk-time", "3")  # sam's phone
     sign_in(page, server, "sam")
     page.goto(server.base_url + "/wallboard")
     page.wait_for_selector('[data-testid="wb-status"][data-state="connected"]', timeout=15_000)
     row = page.get_by_test_id("agent-alice")
     assert row.get_attribute("data-state") == "logged_out"
-    agent_login(server, "alice")
+    desk = new_page()  # alice at her desk, in her own browser
+    sign_in(desk, server, "alice")
+    desk.wait_for_selector('[data-testid="agent-state"][data-state="available"]', timeout=15_000)
     page.wait_for_selector('[data-testid="agent-alice"][data-state="available"]', timeout=15_000)
     tile = page.get_by_test_id("queue-support")
     assert tile.get_by_test_id("q-available").inner_text() == "1"
-    cli_ok(server, "call", "--from", "13600136001", "--name", "<b>Wall</b>", "--hold", "12")
+    assert row.get_by_test_id("listen").is_disabled()  # nothing to listen to yet
+    cli_ok(server, "call", "--from", "13600136001", "--name", "<b>Wall</b>", "--hold", "15")
     page.wait_for_selector('[data-testid="agent-alice"][data-state="ringing"]', timeout=20_000)
     page.wait_for_selector('[data-testid="agent-alice"][data-state="on_call"]', timeout=20_000)
     assert tile.get_by_test_id("q-on-call").inner_text() == "1"
+    # listen in from the wallboard: sam's phone rings, alice's desk says she is being monitored
+    row.get_by_test_id("listen").click()
+    notice = desk.get_by_test_id("monitor-notice")
+    expect(notice).to_be_visible(timeout=10_000)
+    assert notice.get_attribute("data-mode") == "listen" and "listening" in notice.inner_text()
+    assert page.get_by_test_id("wb-notice").is_hidden()  # no error on the wallboard
     page.wait_for_selector('[data-testid="agent-alice"][data-state="available"]', timeout=30_000)
     expect(tile.get_by_test_id("q-answered")).to_have_text("1", timeout=10_000)
     # time in state ticks locally
@@ -90,6 +92,4 @@ def test_wallboard_live_then_reports(page, sync_server):
     rows = list(csv.reader(io.StringIO(open(info.value.path(), encoding="utf-8-sig").read())))
     assert rows[0][0] == "queue" and rows[1][0] == "support"
     assert page.page_errors == [] and page.console_errors == []
-    with httpx.Client(base_url=server.base_url) as http:
-        token = http.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).json()["access_token"]
-        http.post("/api/v1/agent/logout", headers={"Authorization": f"Bearer {token}"})
+    assert desk.page_errors == []
