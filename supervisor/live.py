@@ -257,6 +257,18 @@ class SupervisorLive:
 
     # -- queues ------------------------------------------------------------
 
+    def preload(self, entries: list[QueueEntry]) -> None:
+        """Stored entries (oldest first) from before this process started, ahead of live ones."""
+        live = list(self.window)
+        self.window.clear()
+        self.window_sums.clear()
+        for qe in list(entries) + live:
+            self.window.append(qe)
+            self._sums(qe.queue).add(qe)
+        self._prune(self.clock())
+        for queue in {e.queue for e in entries}:
+            self._queue_changed(queue)
+
     def _sums(self, queue: str) -> KpiSums:
         sums = self.window_sums.get(queue)
         if sums is None:

@@ -58,3 +58,26 @@ async def test_a_failing_write_is_retried_not_dropped(app):
     await store.flush(timeout=5)
     assert await counts(sm) == (1, 0) and store.failed == 1
     await store.stop()
+
+
+async def test_a_restart_refills_the_wallboard_window_from_stored_entries(app):
+    import time
+    from datetime import datetime, timezone
+
+    from cti.model import LiveModel
+    from supervisor.service import Supervisor
+
+    now = time.time()
+    ts = lambda t: datetime.fromtimestamp(t, tz=timezone.utc)  # noqa: E731
+    async with app.state.container.sessionmaker() as db:
+        for cid, entered, outcome, wait in [("a", now - 600, "answered", 8.0), ("b", now - 300, "abandoned", 30.0),
+                                            ("old", now - 7200, "answered", 5.0)]:  # outside the 1 h window
+            db.add(QueueCall(call_id=cid, queue="support", entered_at=ts(entered), left_at=ts(entered + 60),
+                             outcome=outcome, wait_s=wait, talk_s=50.0 if outcome == "answered" else 0.0))
+        await db.commit()
+    sup = Supervisor(app.state.container, model=LiveModel(lambda e: None), directory=None)
+    sup.start()
+    await sup._warm
+    q = sup.live.queue_stats("support")
+    assert (q["answered"], q["abandoned"], q["asa_s"], q["service_level_pct"]) == (1, 1, 8.0, 50.0)
+    await sup.stop()
