@@ -68,6 +68,7 @@ class Settings:
     recordings_retention_voicemail_days: int = 180
     recordings_settle_s: float = 5.0
     recordings_scan_interval_s: float = 30.0
+    recordings_compress: str = ""  # "", "mp3" or "opus": a verified ffmpeg copy replaces the WAV
     # IVR: the menu file (CTIDESK_IVR_CONFIG), recorded prompt overrides
     # (<dir>/<lang>/<prompt>.wav), and Asterisk-side paths: where Asterisk
     # plays sounds from and where AGI RECORD FILE writes voicemails.

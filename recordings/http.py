@@ -378,7 +378,7 @@ async def audio(rec_id: int, request: Request, t: str | None = Query(None, max_l
     size = path.stat().st_size
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
     if download:
-        headers["Content-Disposition"] = f'attachment; filename="recording-{rec.id}.{rec.format or "wav"}"'
+        headers["Content-Disposition"] = f'attachment; filename="recording-{rec.id}{path.suffix}"'
     range_header = request.headers.get("range")
     first, last = 0, size - 1
     status = 200
@@ -399,7 +399,7 @@ async def audio(rec_id: int, request: Request, t: str | None = Query(None, max_l
         await db.commit()
     headers["Content-Length"] = str(last - first + 1)
     return StreamingResponse(_stream(path, first, last - first + 1), status_code=status,
-                             media_type="audio/wav", headers=headers)
+                             media_type=files.MIME.get(rec.format, "application/octet-stream"), headers=headers)
 
 
 @router.get("/api/v1/recordings/{rec_id}/peaks")

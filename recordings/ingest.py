@@ -221,7 +221,7 @@ def peaks(path: Path, count: int = 600) -> list[float]:
     """Waveform peaks (0..1) for the player: max |sample| per bucket."""
     from pydub import AudioSegment
 
-    seg = AudioSegment.from_file(path, format="wav").set_channels(1)
+    seg = AudioSegment.from_file(path, format=FORMATS.get(path.suffix, "wav")).set_channels(1)
     samples = seg.get_array_of_samples()
     n = len(samples)
     if n == 0:
@@ -249,3 +249,43 @@ def cached_peaks(path: Path, count: int = 600) -> list[float]:
     tmp.write_text(json.dumps(values))
     os.replace(tmp, cache)
     return values
+
+
+# -- optional compression ---------------------------------------------------------
+
+FORMATS = {".wav": "wav", ".mp3": "mp3", ".ogg": "ogg"}
+CODECS = {  # setting -> (suffix, ffmpeg arguments, MIME type)
+    "mp3": (".mp3", ["-c:a", "libmp3lame", "-b:a", "32k", "-f", "mp3"], "audio/mpeg"),
+    "opus": (".ogg", ["-c:a", "libopus", "-b:a", "24k", "-f", "ogg"], "audio/ogg"),
+}
+MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg"}
+
+
+def compress(root: Path, rel: str, codec: str, duration_ms: int, *, tolerance_ms: int = 150) -> Stored:
+    """Encode the stored WAV with ffmpeg beside it and verify the copy decodes to
+    the same length. The WAV is NOT removed here: the caller removes it only
+    after the row points at the copy (a crash in between leaves a spare WAV,
+    never a row without audio). Raises BadFile when the copy does not verify."""
+    import subprocess
+
+    from pydub import AudioSegment
+
+    suffix, args, _mime = CODECS[codec]
+    src = root / rel
+    dest = src.with_suffix(suffix)
+    part = dest.with_name(dest.name + ".part")
+    try:
+        proc = subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), *args, str(part)],
+                              capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            raise BadFile(f"ffmpeg could not encode {codec}: {proc.stderr.strip()[-300:]}")
+        got = len(AudioSegment.from_file(part, format=FORMATS[suffix]))
+        if abs(got - duration_ms) > tolerance_ms:
+            raise BadFile(f"{codec} copy is {got} ms long, the original {duration_ms} ms: kept the original")
+        with open(part, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(part, dest)
+        _fsync_dir(dest.parent)
+    finally:
+        part.unlink(missing_ok=True)
+    return Stored(str(Path(rel).with_suffix(suffix)), dest.stat().st_size, sha256_of(dest), duration_ms)

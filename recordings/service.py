@@ -344,7 +344,24 @@ class RecordingService:
                            storage_path=stored.storage_path,
                            size_bytes=stored.size_bytes, sha256=stored.sha256, duration_ms=stored.duration_ms)
         self.ingested += 1
+        codec = self.settings.recordings_compress
+        if codec:
+            await self._compress(rec.id, stored, codec)
         return False
+
+    async def _compress(self, rec_id: int, stored, codec: str) -> None:
+        """Optional: replace the stored WAV by a verified MP3/Opus copy (see ingest.compress)."""
+        if codec not in files.CODECS:
+            log.error("recordings_compress=%r: use mp3 or opus; recording %s kept as WAV", codec, rec_id)
+            return
+        try:
+            small = await asyncio.to_thread(files.compress, self.root, stored.storage_path, codec, stored.duration_ms)
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the WAV stays and the recording is safe
+            log.warning("recording %s not compressed: %s", rec_id, exc)
+            return
+        await self._finish(rec_id, storage_path=small.storage_path, size_bytes=small.size_bytes,
+                           sha256=small.sha256, format=codec)
+        await asyncio.to_thread((self.root / stored.storage_path).unlink, missing_ok=True)
 
     async def _finish(self, rec_id: int, **values) -> bool:
         async with self.c.sessionmaker() as db:

@@ -290,3 +290,37 @@ async def test_status_summary_is_for_supervisors(client, people, a_recording):
     r = await client.get("/api/v1/recordings-status", headers=people["sam"])
     assert r.status_code == 200 and r.json()["by_status"] == {"stored": 1}
     assert (await client.get("/api/v1/recordings-status", headers=people["alice"])).status_code == 403
+
+
+@pytest.mark.parametrize("codec,suffix,mime", [("mp3", ".mp3", "audio/mpeg"), ("opus", ".ogg", "audio/ogg")])
+async def test_optional_compression_replaces_the_wav_only_with_a_verified_copy(tmp_path, codec, suffix, mime):
+    app = await make_app(tmp_path, asterisk_fs_root=tmp_path / "ast", recordings_settle_s=0.3,
+                         recordings_compress=codec)
+    (tmp_path / "ast" / "var" / "spool" / "asterisk" / "monitor").mkdir(parents=True)
+    svc = RecordingService(app.state.container)
+    app.state.container.services["recordings"] = svc
+    svc.start()
+    try:
+        write_wav(spool(app) / "z1.wav", 3)
+        svc(ev.RecordingStarted("z1", time.time(), "z1", "PJSIP/1-1", None))
+        svc(ev.RecordingStopped("z1", time.time(), "", "", None))
+
+        async def compressed():
+            found = await rows(app, call_id="z1")
+            return found[0] if found and found[0].format == codec else None
+        rec = await wait_for(compressed, f"the {codec} copy", 30)
+        root = app.state.container.settings.effective_recordings_dir
+        assert rec.status == "stored" and rec.storage_path.endswith(suffix) and rec.duration_ms == 3000
+        assert (root / rec.storage_path).stat().st_size == rec.size_bytes
+        assert not (root / rec.storage_path).with_suffix(".wav").exists()  # the original went after the row moved
+        async with app.state.container.sessionmaker() as db:
+            sam = await quick_user(db, "sam", "supervisor")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+            r = await c.get(f"/api/v1/recordings/{rec.id}/audio", headers={**bearer(app.state.container.settings, sam),
+                                                                              "Range": "bytes=0-99"})
+            assert r.status_code == 206 and r.headers["content-type"] == mime and len(r.content) == 100
+            peaks = await c.get(f"/api/v1/recordings/{rec.id}/peaks", headers=bearer(app.state.container.settings, sam))
+            assert peaks.status_code == 200 and peaks.json()["peaks"]
+    finally:
+        await svc.stop()
+        await app.state.container.engine.dispose()
