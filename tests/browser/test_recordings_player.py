@@ -29,7 +29,11 @@ def login(page, srv, username: str, *, wait_available: bool = True) -> None:
     page.wait_for_url(re.compile(r".*/desk$"))
     page.wait_for_selector('[data-testid="ws-status"][data-state="connected"]', timeout=15_000)
     if wait_available:
-        page.wait_for_selector('[data-testid="agent-state"][data-state="available"]', timeout=15_000)
+        try:
+            page.wait_for_selector('[data-testid="agent-state"][data-state="available"]', timeout=15_000)
+        except Exception:
+            state = page.get_by_test_id("agent-state").get_attribute("data-state")
+            raise AssertionError(f"desk state {state!r}, not available; log: {srv.tail(40)}") from None
 
 
 def open_stored(page, show_testid: str, timeout: float = 40) -> None:
