@@ -178,9 +178,21 @@ class LiveServices:
     # -- voicemail -----------------------------------------------------------
 
     def voicemail_path(self, session: Session) -> str:
+        """``<dir>/<UTC stamp>__<intent>__<ticket type>__<call id>`` (no extension).
+
+        The name carries everything a ticket needs besides the caller, so that
+        a message whose row and ticket were never written (our process died
+        between ``RECORD FILE`` and the commit, or the commit failed) is still
+        filed by the recordings reconcile, from the file alone plus the call row.
+        """
+        def safe(text: str) -> str:
+            return "".join(c for c in text if c.isalnum() or c in ".-")[:64] or "x"
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        ident = "".join(c for c in (session.uniqueid or session.call_id or "call") if c.isalnum() or c in ".-")
-        return f"{self.settings.ivr_voicemail_dir.rstrip('/')}/{stamp}-{ident}"
+        intent = session.intent or next(iter(self.menu.intents), "")
+        ticket_type = self.menu.intents.get(intent) or "callback"
+        ident = session.call_id or session.uniqueid or "call"
+        return (f"{self.settings.ivr_voicemail_dir.rstrip('/')}/"
+                f"{stamp}__{safe(intent)}__{safe(ticket_type)}__{safe(ident)}")
 
     async def leave_voicemail(self, session: Session, *, intent: str, path: str, started: float,
                               ended: float) -> str | None:
@@ -235,6 +247,10 @@ class LiveServices:
             await db.commit()
             ticket_id, recording_id = ticket.id, recording.id if recording else None
             callback_id = callback.id if callback else None
+        if recording_id is None:
+            # nothing worth keeping; left in place it would look like an orphan
+            # to the reconcile and become a second ticket
+            host.unlink(missing_ok=True)
         kick = getattr(self.container.services.get("recordings"), "kick", None)
         if recording_id is not None and kick is not None:
             try:

@@ -9,7 +9,8 @@
   that finds the call gone) turns it ``pending``; the ingest worker turns
   ``pending`` into ``stored``/``failed``. A crash at any point leaves a row the
   next start finishes, and ``reconcile`` adopts spool files that never got a
-  row (our process died before the event was handled).
+  row (our process died before the event was handled), including IVR
+  voicemails, which it also files as tickets.
 * **File work off the loop.** Verify/measure/hash/move run in a thread
   (``asyncio.to_thread``); the AMI bridge and HTTP keep going.
 * ``kick()`` is non-blocking (sets an event), so the IVR can call it from its
@@ -30,7 +31,7 @@ from sqlalchemy import or_, select, update
 from cti.model import device_of
 from ctidesk.db import utcnow
 from recordings import ingest as files
-from recordings.models import Recording
+from recordings.models import Recording, RecordingTicket
 
 log = logging.getLogger(__name__)
 
@@ -399,6 +400,49 @@ def _settled_spool_files(spool: Path, settle_s: float) -> list[Path]:
     return out
 
 
+def _voicemail_name(stem: str) -> tuple[str, str | None, str, str]:
+    """(stamp, intent, ticket type, call id) from the IVR's voicemail file name
+    (see ``ivr.services.IvrServices.voicemail_path``); a name in any other
+    shape still gives a call id (the whole stem) and a ``callback`` ticket."""
+    from tickets.models import TICKET_TYPES
+
+    parts = stem.split("__")
+    if len(parts) == 4:
+        stamp, intent, ticket_type, call_id = parts
+        return stamp, intent, ticket_type if ticket_type in TICKET_TYPES else "callback", call_id
+    return "", None, "callback", stem
+
+
+async def _file_orphan_voicemail(db, rec: Recording, settings) -> int:
+    """The ticket (and callback) the IVR would have made for a voicemail whose
+    row was never written: a message nobody files is a customer nobody calls
+    back. The caller comes from the call row if there is one."""
+    from customers.service import get_or_create_provisional
+    from accounts.service import audit
+    from customers.phone import DIALABLE_KINDS, normalize as normalize_number
+    from tickets import callbacks, service as tickets
+
+    _, intent, ticket_type, _ = _voicemail_name(Path(rec.source_path).stem)
+    if rec.customer_id is None:
+        customer = await get_or_create_provisional(db=db, number_raw=rec.caller_number_raw, caller_name=None,
+                                                   call_id=rec.call_id, country_code=settings.default_country_code)
+        rec.customer_id = customer.id
+    who = rec.caller_number_raw or "an unknown caller"
+    ticket = await tickets.create(
+        db=db, actor="reconcile", type=ticket_type, customer_id=rec.customer_id, call_id=rec.call_id,
+        priority="high",
+        description=(f"After-hours voicemail ({intent or 'no intent recorded'}) from {who}, recovered by the "
+                     f"recordings reconcile: the IVR could not file it when it was left (call {rec.call_id})."))
+    db.add(RecordingTicket(recording_id=rec.id, ticket_id=ticket.id))
+    if normalize_number(rec.caller_number_raw, country_code=settings.default_country_code).kind in DIALABLE_KINDS:
+        await callbacks.create(db=db, actor="reconcile", role="supervisor", customer_id=rec.customer_id,
+                               ticket_id=ticket.id, due_at=None, reason="voicemail",
+                               notes=f"Recovered voicemail, ticket {ticket.id}")
+    await audit(db=db, actor="reconcile", action="ivr.voicemail", target=f"ticket:{ticket.id}",
+                detail={"call_id": rec.call_id, "intent": intent, "recording_id": rec.id, "recovered": True})
+    return ticket.id
+
+
 def _close_pauses(rec: Recording, at: datetime) -> None:
     if rec.pauses:
         pauses = json.loads(rec.pauses)
@@ -443,6 +487,9 @@ async def reconcile(sessionmaker, settings, *, dry_run: bool = False, spool_only
     * spool files (``*.wav`` in ``recordings_spool``) no row points at, still for
       ``recordings_settle_s``: adopted as a ``pending`` full recording of the call
       their name gives (our process died before it wrote the row);
+    * IVR voicemail files (``ivr_voicemail_dir``) no row points at: adopted as a
+      ``voicemail`` recording *and* filed as the ticket (plus callback) the IVR
+      would have made, its type and intent read from the file name;
     * ``stored`` rows whose file is gone from storage: ``missing``;
     * ``pending``/``recording`` rows older than a day whose source is gone and
       which were never stored: ``missing``.
@@ -452,6 +499,8 @@ async def reconcile(sessionmaker, settings, *, dry_run: bool = False, spool_only
     root = settings.effective_recordings_dir
     report = {"adopted": [], "missing": [], "dry_run": dry_run}
     candidates = await asyncio.to_thread(_settled_spool_files, spool, settings.recordings_settle_s)
+    voicemail_dir = settings.host_path(settings.ivr_voicemail_dir)
+    candidates += await asyncio.to_thread(_settled_spool_files, voicemail_dir, settings.recordings_settle_s)
     async with sessionmaker() as db:
         if candidates:
             known = set((await db.execute(select(Recording.source_path).where(
@@ -461,18 +510,28 @@ async def reconcile(sessionmaker, settings, *, dry_run: bool = False, spool_only
                 if str(p) in known:
                     continue
                 stem = p.stem
-                call_id = stem.split("-")[-1] if stem.startswith("ondemand-") else stem
-                kind = "on_demand" if stem.startswith("ondemand-") else "full"
+                intent = None
+                if p.parent == voicemail_dir:
+                    kind, (_, intent, _, call_id) = "voicemail", _voicemail_name(stem)
+                elif stem.startswith("ondemand-"):
+                    kind, call_id = "on_demand", stem.split("-")[-1]
+                else:
+                    kind, call_id = "full", stem
                 started = datetime.fromtimestamp(p.stat().st_ctime, timezone.utc)
                 report["adopted"].append({"file": p.name, "call_id": call_id, "kind": kind})
                 if not dry_run:
                     new.append(Recording(call_id=call_id[:64], kind=kind, status="pending", started_at=started,
-                                         source_path=str(p),
+                                         source_path=str(p), intent=intent,
+                                         description=f"voicemail: {intent}" if intent else None,
                                          error="adopted by reconcile: the file had no row"))
             if new:
                 db.add_all(new)
                 await db.flush()
                 await _fill_rows_from_calls(db, new, normalize)
+                for rec in new:
+                    if rec.kind == "voicemail":
+                        report.setdefault("voicemail_tickets", []).append(
+                            await _file_orphan_voicemail(db, rec, settings))
         gone = []
         if not spool_only:
             stored = (await db.execute(select(Recording.id, Recording.storage_path)

@@ -69,7 +69,7 @@ async def test_voicemail_makes_a_ticket_a_recording_and_a_callback_for_a_new_cal
     session = Session(call_id="1795.1", caller_number="13912345678", caller_name="Li Si", called_number="4000",
                       uniqueid="1795.2", language="en", intent="complaint")
     path = services.voicemail_path(session)
-    assert path.startswith("/var/spool/asterisk/ctidesk-voicemail/") and path.endswith("-1795.2")
+    assert path.startswith("/var/spool/asterisk/ctidesk-voicemail/") and path.endswith("__complaint__complaint__1795.1")
     write_wav(container.settings.host_path(path + ".wav"), 2.0)
     reference = await services.leave_voicemail(session, intent="complaint", path=path, started=1795.0, ended=1797.0)
     async with container.sessionmaker() as db:
@@ -118,6 +118,71 @@ async def test_voicemail_of_a_known_anonymous_or_silent_caller(app):
         assert (await db.execute(select(Recording))).first() is None
         callbacks = (await db.execute(select(Callback))).scalars().all()
         assert [c.ticket_id for c in callbacks] == [t1.id]  # nobody to call back for an anonymous caller
+
+
+async def test_a_silent_message_file_is_removed_once_its_ticket_is_filed(app):
+    from recordings.service import reconcile
+    from tickets.models import Ticket
+
+    container = app.state.container
+    services = services_for(app)
+    session = Session(call_id="c-silent", caller_number="13700000009", language="en", intent="repair")
+    path = services.voicemail_path(session)
+    host = container.settings.host_path(path + ".wav")
+    write_wav(host, 0.05)  # under the 0.1 s that counts as a message
+    ref = await services.leave_voicemail(session, intent="repair", path=path, started=1.0, ended=2.0)
+    assert ref is not None and not host.exists()
+    # so the reconcile has nothing to mistake for an unfiled message
+    report = await reconcile(container.sessionmaker, container.settings.with_(recordings_settle_s=0))
+    assert report["adopted"] == []
+    async with container.sessionmaker() as db:
+        assert len((await db.execute(select(Ticket))).scalars().all()) == 1
+
+
+async def test_a_voicemail_the_ivr_could_not_file_is_filed_by_the_reconcile(app, monkeypatch):
+    """The commit failed (or we died) after RECORD FILE: the file alone is enough."""
+    from cti.models import CallRecord
+    from recordings.models import Recording, RecordingTicket
+    from recordings.service import reconcile
+    from tickets import service as tickets
+    from tickets.models import Callback, Ticket
+
+    container = app.state.container
+    services = services_for(app)
+    session = Session(call_id="1796.1", caller_number="13912340000", language="zh-CN", intent="suggestion")
+    path = services.voicemail_path(session)
+    write_wav(container.settings.host_path(path + ".wav"), 1.0)
+
+    async def broken(**kw):
+        raise RuntimeError("database went away")
+    monkeypatch.setattr(tickets, "create", broken)
+    with pytest.raises(RuntimeError):
+        await services.leave_voicemail(session, intent="suggestion", path=path, started=1.0, ended=2.0)
+    monkeypatch.undo()
+    async with container.sessionmaker() as db:
+        assert (await db.execute(select(Ticket))).first() is None
+        db.add(CallRecord(call_id="1796.1", caller_number_raw="13912340000", caller_number="+8613912340000"))
+        await db.commit()
+
+    settings = container.settings.with_(recordings_settle_s=0)
+    report = await reconcile(container.sessionmaker, settings)
+    assert [(a["kind"], a["call_id"]) for a in report["adopted"]] == [("voicemail", "1796.1")]
+    async with container.sessionmaker() as db:
+        ticket = (await db.execute(select(Ticket))).scalar_one()
+        assert (ticket.type, ticket.priority, ticket.call_id) == ("suggestion", "high", "1796.1")
+        assert "recovered by the recordings reconcile" in ticket.description
+        rec = (await db.execute(select(Recording))).scalar_one()
+        assert (rec.kind, rec.status, rec.intent, rec.customer_id) == (
+            "voicemail", "pending", "suggestion", ticket.customer_id)
+        assert rec.caller_number == "+8613912340000"
+        link = (await db.execute(select(RecordingTicket))).scalar_one()
+        assert (link.recording_id, link.ticket_id) == (rec.id, ticket.id)
+        callback = (await db.execute(select(Callback))).scalar_one()
+        assert (callback.reason, callback.ticket_id) == ("voicemail", ticket.id)
+    assert report["voicemail_tickets"] == [ticket.id]
+    # a second pass files nothing twice
+    again = await reconcile(container.sessionmaker, settings)
+    assert again["adopted"] == []
 
 
 async def test_ticket_status_only_for_the_tickets_own_caller(app):
