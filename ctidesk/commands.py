@@ -37,7 +37,7 @@ def _serve(settings, *, migrate: bool = True) -> None:
         migrations.upgrade(settings)
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
-                            log_level=settings.log_level.lower(), ws="websockets", lifespan="on")
+                            log_level=settings.log_level.lower(), ws="websockets-sansio", lifespan="on")
     logs.install("uvicorn", "uvicorn.access", "uvicorn.error")  # after uvicorn configured its loggers
     click.echo(f"ctidesk serving on http://{settings.http_host}:{settings.http_port}/ "
                f"(AMI {settings.ami_host}:{settings.ami_port}, FastAGI {settings.agi_host}:{settings.agi_port})")

@@ -18,7 +18,7 @@ from ctidesk.app import create_app
 async def live_app(settings, *, start_bridge: bool = True):
     await asyncio.to_thread(migrate.upgrade, settings)
     app = create_app(settings, start_bridge=start_bridge)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets",
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio",
                             lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
