@@ -139,7 +139,22 @@ def template_values(
         "did": DID,
         "default_queue": DEFAULT_QUEUE,
         "queues": ", ".join(QUEUES),
+        **_wrapup_values(),
     }
+
+
+def _wrapup_values() -> dict[str, str]:
+    """``wrapuptime`` per queue from ``config/supervisor.toml`` ``[wrapup]``: one
+    source for the pause app_queue keeps between an agent's calls and the
+    wrap-up time the wallboard shows (two copies drift)."""
+    from supervisor.config import load as load_supervisor_config
+
+    wrapup = load_supervisor_config().wrapup
+    values = {"wrapup_default": str(round(float(wrapup.get("*", 0))))}
+    for queue in QUEUES:
+        secs = wrapup.get(queue)
+        values[f"wrapup_{queue}"] = "" if secs is None else f"wrapuptime = {round(float(secs))}"
+    return values
 
 
 def render_sandbox_config(

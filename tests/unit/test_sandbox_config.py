@@ -130,6 +130,24 @@ def test_queues_ringall_without_static_members(rendered):
     assert "member =>" not in queues and "member=" not in queues
 
 
+def test_queue_wrapup_comes_from_the_supervisor_config(settings, tmp_path, monkeypatch):
+    cfg = tmp_path / "supervisor.toml"
+    cfg.write_text('[pause_reasons]\nbreak = { en = "Break" }\n[wrapup]\n"*" = 5\nsupport = 30\n', encoding="utf-8")
+    monkeypatch.setenv("CTIDESK_SUPERVISOR_CONFIG", str(cfg))
+    queues = sbconfig.render_sandbox_config(settings, secret="x")["ctidesk_queues.conf"]
+    sections: dict[str, str] = {}
+    current = None
+    for line in queues.splitlines():
+        if m := re.match(r"^\[([a-z_-]+)\]", line):
+            current = m.group(1)
+            sections[current] = ""
+        elif current:
+            sections[current] += line + "\n"
+    assert re.search(r"^wrapuptime = 5$", sections["ctidesk-queue-defaults"], re.M)
+    assert re.search(r"^wrapuptime = 30$", sections["support"], re.M)
+    assert "wrapuptime" not in sections["sales"] and "wrapuptime" not in sections["operator"]
+
+
 def test_modules_and_logging_quiet(rendered):
     modules = _read(rendered, "modules.conf")
     assert "autoload = yes" in modules
