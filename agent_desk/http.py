@@ -78,6 +78,35 @@ async def _queue_action(container, action: dict, ok_messages: tuple[str, ...]) -
         raise HTTPException(503, f"{action['Action']} not confirmed by Asterisk: {exc or 'timeout'}") from None
 
 
+async def _membership_settled(container, info, *, member: bool, timeout: float = 3.0) -> None:
+    """Wait (bounded) until the live model shows the agent in (or out of) all
+    their queues. Asterisk answers QueueAdd before it sends QueueMemberAdded,
+    so a state read straight after the action is the old one; the desk would
+    show it and could overwrite the newer state its socket already pushed.
+    On a timeout the answer carries whatever the model says (the socket
+    pushes the change when it lands)."""
+    bridge = container.bridge
+    if bridge is None:
+        return
+    model = bridge.model
+
+    def settled() -> bool:
+        present = {q for (q, iface) in model.members if iface == info.interface}
+        return set(info.queues) <= present if member else not (present & set(info.queues))
+
+    if settled():
+        return
+    done = asyncio.Event()
+    unsubscribe = container.bus.subscribe(lambda _e: done.set() if settled() else None)
+    try:
+        await asyncio.wait_for(done.wait(), timeout)
+    except asyncio.TimeoutError:
+        log.warning("the model did not show %s %s their queues within %.0f s", info.username,
+                    "in" if member else "out of", timeout)
+    finally:
+        unsubscribe()
+
+
 @router.post("/api/v1/agent/login")
 async def agent_login(request: Request, user=Depends(current_user), container=Depends(get_container),
                       db: AsyncSession = Depends(get_db)):
@@ -88,6 +117,7 @@ async def agent_login(request: Request, user=Depends(current_user), container=De
         await _queue_action(container, {"Action": "QueueAdd", "Queue": queue, "Interface": info.interface,
                                         "MemberName": info.username, "StateInterface": info.state_interface,
                                         "Penalty": "0"}, ("already there",))
+    await _membership_settled(container, info, member=True)
     await audit(db=db, actor=user.username, action="agent.queue_login", target=",".join(info.queues),
                 ip=request.client.host if request.client else None)
     await db.commit()
@@ -101,6 +131,7 @@ async def agent_logout(request: Request, user=Depends(current_user), container=D
     for queue in info.queues:
         await _queue_action(container, {"Action": "QueueRemove", "Queue": queue, "Interface": info.interface},
                             ("not there", "no such queue"))
+    await _membership_settled(container, info, member=False)
     await audit(db=db, actor=user.username, action="agent.queue_logout", target=",".join(info.queues),
                 ip=request.client.host if request.client else None)
     await db.commit()

@@ -36,6 +36,8 @@ class FakeAMI:
         self.logins = 0
         self.answer_ping = True
         self.answer_originate = True
+        self.emulate_queues = True  # QueueAdd/QueueRemove answer, then QueueMemberAdded/Removed
+        self.member_event_delay = 0.0  # latency injected between that answer and the event
         self.channels: list[dict] = []  # CoreShowChannel rows served on resync
         self.members: list[dict] = []  # QueueMember rows
         self.connected = asyncio.Event()
@@ -100,6 +102,21 @@ class FakeAMI:
                     writer.write(event_list(aid, "QueueMember", self.members, "QueueStatusComplete"))
                 elif name == "queuesummary":
                     writer.write(event_list(aid, "QueueSummary", [], "QueueSummaryComplete"))
+                elif name in ("queueadd", "queueremove") and self.emulate_queues:
+                    # as Asterisk does: the response first, the member event after it
+                    writer.write(block(Response="Success", ActionID=aid, Message="OK"))
+                    member = {"Queue": action.get("Queue", ""), "Interface": action.get("Interface", "")}
+                    if name == "queueadd":
+                        member.update(MemberName=action.get("MemberName", ""), Status="1", Paused="0",
+                                      StateInterface=action.get("StateInterface", ""))
+                        self.members.append(member)
+                        await writer.drain()
+                        await self._member_event(event("QueueMemberAdded", **member))
+                    else:
+                        self.members = [m for m in self.members if (m["Queue"], m["Interface"]) != (
+                            member["Queue"], member["Interface"])]
+                        await writer.drain()
+                        await self._member_event(event("QueueMemberRemoved", **member))
                 elif name == "originate" and not self.answer_originate:
                     pass  # never answered: the test drops the connection meanwhile
                 else:
@@ -111,6 +128,14 @@ class FakeAMI:
             if writer in self.writers:
                 self.writers.remove(writer)
             writer.close()
+
+    async def _member_event(self, data: bytes) -> None:
+        if self.member_event_delay <= 0:
+            await self.push(data)
+            return
+        # later, without holding up this connection's reader (a slow Asterisk)
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.member_event_delay, lambda: loop.create_task(self.push(data)))
 
     def count(self, action_name: str) -> int:
         return sum(1 for a in self.actions if a.get("Action", "").lower() == action_name.lower())

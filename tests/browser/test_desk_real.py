@@ -6,31 +6,15 @@ attacker-controlled: it must show as text, create no element, fire no script.
 """
 from __future__ import annotations
 
-import re
 
 import pytest
 
+from tests.browser.realdesk import cli_ok, login
 from tests.realenv import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
 HOSTILE = "<img src=x onerror=alert(1)>"
-
-
-def cli_ok(srv, *args: str) -> str:
-    r = srv.cli(*args)
-    assert r.returncode == 0, r.stderr + r.stdout
-    return r.stdout
-
-
-def login(page, srv, username: str) -> None:
-    page.goto(srv.base_url + "/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_url(re.compile(r".*/desk$"))
-    page.wait_for_selector('[data-testid="ws-status"][data-state="connected"]', timeout=15_000)
-    page.wait_for_selector('[data-testid="agent-state"][data-state="available"]', timeout=15_000)
 
 
 def test_login_place_call_see_pop_with_hostile_name_as_text(page, sync_server):

@@ -4,36 +4,15 @@ recording from the call page and seeks in it (HTTP Range); a supervisor finds
 it on the search page and plays it there."""
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 
 from cti.oneshot import ami_action
-from tests.realenv import PASSWORD, in_thread
+from tests.browser.realdesk import cli_ok, login
+from tests.realenv import in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
-
-
-def cli_ok(srv, *args: str) -> str:
-    r = srv.cli(*args)
-    assert r.returncode == 0, r.stderr + r.stdout
-    return r.stdout
-
-
-def login(page, srv, username: str, *, wait_available: bool = True) -> None:
-    page.goto(srv.base_url + "/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_url(re.compile(r".*/desk$"))
-    page.wait_for_selector('[data-testid="ws-status"][data-state="connected"]', timeout=15_000)
-    if wait_available:
-        try:
-            page.wait_for_selector('[data-testid="agent-state"][data-state="available"]', timeout=15_000)
-        except Exception:
-            state = page.get_by_test_id("agent-state").get_attribute("data-state")
-            raise AssertionError(f"desk state {state!r}, not available; log: {srv.tail(40)}") from None
 
 
 def open_stored(page, show_testid: str, timeout: float = 40) -> None:

@@ -11,28 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.realenv import PASSWORD
+from tests.browser.realdesk import cli_ok, login, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
-
-
-def cli_ok(srv, *args: str) -> str:
-    r = srv.cli(*args)
-    assert r.returncode == 0, r.stderr + r.stdout
-    return r.stdout
-
-
-def sign_in(page, srv, username: str) -> None:
-    page.goto(srv.base_url + "/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_url(re.compile(r".*/desk$"))
 
 
 def test_wallboard_live_then_reports(page, new_page, sync_server):
@@ -45,8 +30,7 @@ def test_wallboard_live_then_reports(page, new_page, sync_server):
     row = page.get_by_test_id("agent-alice")
     assert row.get_attribute("data-state") == "logged_out"
     desk = new_page()  # alice at her desk, in her own browser
-    sign_in(desk, server, "alice")
-    desk.wait_for_selector('[data-testid="agent-state"][data-state="available"]', timeout=15_000)
+    login(desk, server, "alice")
     page.wait_for_selector('[data-testid="agent-alice"][data-state="available"]', timeout=15_000)
     tile = page.get_by_test_id("queue-support")
     assert tile.get_by_test_id("q-available").inner_text() == "1"

@@ -164,6 +164,20 @@ async def test_unauthenticated_access_is_refused(env):
     assert closed.value.rcvd.code == 4401
 
 
+async def test_queue_login_and_logout_answer_with_the_state_asterisk_confirms(env):
+    """Asterisk answers QueueAdd before it sends QueueMemberAdded (the fake does
+    the same): the answer waits for the event, so the desk never shows a stale
+    state over the one its socket pushed."""
+    app, fake, clients = env
+    alice = clients["alice"]
+    fake.member_event_delay = 0.3
+    r = await alice.post("/api/v1/agent/logout")
+    assert r.status_code == 200 and r.json()["state"] == "logged_out"
+    r = await alice.post("/api/v1/agent/login")
+    assert r.status_code == 200
+    assert (r.json()["state"], r.json()["member_of"]) == ("available", ["support"])
+
+
 async def test_agent_logout_removes_queue_membership(env):
     app, fake, clients = env
     r = await clients["alice"].post("/api/v1/agent/logout")
@@ -188,6 +202,9 @@ async def test_desk_state_follows_membership_ringing_and_call(env):
     alice = clients["alice"]
     member = dict(Queue="support", MemberName="alice", Interface="Local/1001@agents/n",
                   StateInterface="Local/1001@agents", Paused="0")
+    fake.emulate_queues = False  # membership from here on only by the events pushed below
+    await fake.push(event("QueueMemberRemoved", **member))
+    await alice.next_of("agent_state", state="logged_out")
     await fake.push(event("QueueMemberAdded", Status="1", **member))
     assert (await alice.next_of("agent_state", state="available"))["queues"] == ["support"]
     await push(fake, ring("1800000004.1", "13800138000", "Z", [("alice", "1001")]))
