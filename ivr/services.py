@@ -36,6 +36,61 @@ from ivr.engine import Session
 
 log = logging.getLogger(__name__)
 
+def voicemail_stem(intent: str, ticket_type: str, call_id: str) -> str:
+    """``<UTC stamp>__<intent>__<ticket type>__<call id>``: a voicemail's file name.
+
+    The name carries everything a ticket needs besides the caller, so that a
+    message whose row and ticket were never written (our process died between
+    ``RECORD FILE`` and the commit, or the commit failed) is still filed by the
+    recordings reconcile from the file alone plus the call row
+    (:func:`parse_voicemail_stem`)."""
+    def safe(text: str) -> str:
+        return "".join(c for c in text if c.isalnum() or c in ".-")[:64] or "x"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{stamp}__{safe(intent)}__{safe(ticket_type)}__{safe(call_id)}"
+
+
+def parse_voicemail_stem(stem: str) -> tuple[str | None, str, str]:
+    """(intent, ticket type, call id) of a :func:`voicemail_stem`; a name in any
+    other shape still gives a call id (the whole stem) and a ``callback`` ticket."""
+    from tickets.models import TICKET_TYPES
+
+    parts = stem.split("__")
+    if len(parts) == 4:
+        _, intent, ticket_type, call_id = parts
+        return intent, ticket_type if ticket_type in TICKET_TYPES else "callback", call_id
+    return None, "callback", stem
+
+
+async def file_voicemail(db, *, actor: str, ticket_type: str, customer_id: int, call_id: str | None,
+                         intent: str | None, description: str, priority: str, recording, dialable: bool,
+                         due: datetime | None, notes: str, audit_extra: dict | None = None):
+    """Ticket, recording link, callback (a dialable caller only) and audit for
+    one voicemail: (ticket, callback or None), flushed, not committed. The IVR
+    files its voicemails through this, and so does the recordings reconcile
+    for one the IVR never filed; ``recording`` is a ``voicemail`` row (new
+    or already flushed) or None when nothing was said."""
+    from accounts.service import audit
+    from recordings.models import RecordingTicket
+    from tickets import callbacks, service as tickets
+
+    ticket = await tickets.create(db=db, actor=actor, type=ticket_type, customer_id=customer_id,
+                                  description=description, call_id=call_id, priority=priority)
+    if recording is not None:
+        db.add(recording)
+        await db.flush()
+        db.add(RecordingTicket(recording_id=recording.id, ticket_id=ticket.id))
+    callback = None
+    if dialable:
+        callback = await callbacks.create(db=db, actor=actor, role="supervisor", customer_id=customer_id,
+                                          ticket_id=ticket.id, due_at=due, reason="voicemail",
+                                          notes=f"{notes}, ticket {ticket.id}")
+    await audit(db=db, actor=actor, action="ivr.voicemail", target=f"ticket:{ticket.id}",
+                detail={"call_id": call_id, "intent": intent, "recording_id": recording.id if recording else None,
+                        **(audit_extra or {})})
+    return ticket, callback
+
+
 STATE_WORDS = {
     "zh-CN": {"new": "已受理", "assigned": "已分派", "dispatched": "已派工", "in_progress": "处理中",
               "pending_customer": "等待您的回复", "resolved": "已解决", "closed": "已关闭",
@@ -178,28 +233,16 @@ class LiveServices:
     # -- voicemail -----------------------------------------------------------
 
     def voicemail_path(self, session: Session) -> str:
-        """``<dir>/<UTC stamp>__<intent>__<ticket type>__<call id>`` (no extension).
-
-        The name carries everything a ticket needs besides the caller, so that
-        a message whose row and ticket were never written (our process died
-        between ``RECORD FILE`` and the commit, or the commit failed) is still
-        filed by the recordings reconcile, from the file alone plus the call row.
-        """
-        def safe(text: str) -> str:
-            return "".join(c for c in text if c.isalnum() or c in ".-")[:64] or "x"
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        """Where ``RECORD FILE`` writes (no extension); see :func:`voicemail_stem`."""
         intent = session.intent or next(iter(self.menu.intents), "")
-        ticket_type = self.menu.intents.get(intent) or "callback"
-        ident = session.call_id or session.uniqueid or "call"
-        return (f"{self.settings.ivr_voicemail_dir.rstrip('/')}/"
-                f"{stamp}__{safe(intent)}__{safe(ticket_type)}__{safe(ident)}")
+        stem = voicemail_stem(intent, self.menu.intents.get(intent) or "callback",
+                              session.call_id or session.uniqueid or "call")
+        return f"{self.settings.ivr_voicemail_dir.rstrip('/')}/{stem}"
 
     async def leave_voicemail(self, session: Session, *, intent: str, path: str, started: float,
                               ended: float) -> str | None:
         """The reference number (the ticket's number) read back to the caller."""
-        from recordings.models import Recording, RecordingTicket
-        from tickets import callbacks, service as tickets
-        from accounts.service import audit
+        from recordings.models import Recording
 
         menu = self.menu
         settings = self.settings
@@ -219,31 +262,22 @@ class LiveServices:
         # call back when whatever was closed opens again (the center, or the caller's queue)
         schedule = menu.schedules.get(session.closed_by or "") or menu.schedule_for(None)
         due = schedule.next_open(self.now()) if schedule else None
+        recording = None
+        if has_audio:
+            recording = Recording(call_id=call_id, uniqueid=session.uniqueid, kind="voicemail", status="pending",
+                                  customer_id=customer_id, caller_number_raw=session.caller_number,
+                                  caller_number=caller.normalized, called_number_raw=session.called_number,
+                                  called_number=called.normalized,
+                                  started_at=datetime.fromtimestamp(started, timezone.utc),
+                                  ended_at=datetime.fromtimestamp(ended, timezone.utc),
+                                  source_path=str(host), format="wav", intent=intent,
+                                  description=f"voicemail: {intent}")
         async with self.container.sessionmaker() as db:
-            ticket = await tickets.create(db=db, actor="ivr", type=ticket_type, customer_id=customer_id,
-                                          description=description, call_id=call_id,
-                                          priority=menu.voicemail_priority)
-            recording = None
-            if has_audio:
-                recording = Recording(call_id=call_id, uniqueid=session.uniqueid, kind="voicemail", status="pending",
-                                      customer_id=customer_id, caller_number_raw=session.caller_number,
-                                      caller_number=caller.normalized, called_number_raw=session.called_number,
-                                      called_number=called.normalized,
-                                      started_at=datetime.fromtimestamp(started, timezone.utc),
-                                      ended_at=datetime.fromtimestamp(ended, timezone.utc),
-                                      source_path=str(host), format="wav", intent=intent,
-                                      description=f"voicemail: {intent}")
-                db.add(recording)
-                await db.flush()
-                db.add(RecordingTicket(recording_id=recording.id, ticket_id=ticket.id))
-            callback = None
-            if caller.kind in DIALABLE_KINDS:
-                callback = await callbacks.create(db=db, actor="ivr", role="supervisor", customer_id=customer_id,
-                                                  ticket_id=ticket.id, due_at=due, reason="voicemail",
-                                                  notes=f"After-hours {intent} voicemail, ticket {ticket.id}")
-            await audit(db=db, actor="ivr", action="ivr.voicemail", target=f"ticket:{ticket.id}",
-                        detail={"call_id": call_id, "intent": intent,
-                                "recording_id": recording.id if recording else None})
+            ticket, callback = await file_voicemail(
+                db, actor="ivr", ticket_type=ticket_type, customer_id=customer_id, call_id=call_id,
+                intent=intent, description=description, priority=menu.voicemail_priority,
+                recording=recording, dialable=caller.kind in DIALABLE_KINDS, due=due,
+                notes=f"After-hours {intent} voicemail")
             await db.commit()
             ticket_id, recording_id = ticket.id, recording.id if recording else None
             callback_id = callback.id if callback else None

@@ -30,8 +30,9 @@ from sqlalchemy import or_, select, update
 
 from cti.model import device_of
 from ctidesk.db import utcnow
+from ivr.services import parse_voicemail_stem
 from recordings import ingest as files
-from recordings.models import Recording, RecordingTicket
+from recordings.models import Recording
 
 log = logging.getLogger(__name__)
 
@@ -400,46 +401,27 @@ def _settled_spool_files(spool: Path, settle_s: float) -> list[Path]:
     return out
 
 
-def _voicemail_name(stem: str) -> tuple[str, str | None, str, str]:
-    """(stamp, intent, ticket type, call id) from the IVR's voicemail file name
-    (see ``ivr.services.IvrServices.voicemail_path``); a name in any other
-    shape still gives a call id (the whole stem) and a ``callback`` ticket."""
-    from tickets.models import TICKET_TYPES
-
-    parts = stem.split("__")
-    if len(parts) == 4:
-        stamp, intent, ticket_type, call_id = parts
-        return stamp, intent, ticket_type if ticket_type in TICKET_TYPES else "callback", call_id
-    return "", None, "callback", stem
-
-
 async def _file_orphan_voicemail(db, rec: Recording, settings) -> int:
-    """The ticket (and callback) the IVR would have made for a voicemail whose
-    row was never written: a message nobody files is a customer nobody calls
-    back. The caller comes from the call row if there is one."""
-    from customers.service import get_or_create_provisional
-    from accounts.service import audit
+    """File a voicemail whose row the IVR never wrote, as the IVR would have
+    (``ivr.services.file_voicemail``): a message nobody files is a customer
+    nobody calls back. The caller comes from the call row if there is one."""
     from customers.phone import DIALABLE_KINDS, normalize as normalize_number
-    from tickets import callbacks, service as tickets
+    from customers.service import get_or_create_provisional
+    from ivr.services import file_voicemail
 
-    _, intent, ticket_type, _ = _voicemail_name(Path(rec.source_path).stem)
+    intent, ticket_type, _ = parse_voicemail_stem(Path(rec.source_path).stem)
     if rec.customer_id is None:
         customer = await get_or_create_provisional(db=db, number_raw=rec.caller_number_raw, caller_name=None,
                                                    call_id=rec.call_id, country_code=settings.default_country_code)
         rec.customer_id = customer.id
     who = rec.caller_number_raw or "an unknown caller"
-    ticket = await tickets.create(
-        db=db, actor="reconcile", type=ticket_type, customer_id=rec.customer_id, call_id=rec.call_id,
-        priority="high",
+    caller = normalize_number(rec.caller_number_raw, country_code=settings.default_country_code)
+    ticket, _ = await file_voicemail(
+        db, actor="reconcile", ticket_type=ticket_type, customer_id=rec.customer_id, call_id=rec.call_id,
+        intent=intent, priority="high", recording=rec, dialable=caller.kind in DIALABLE_KINDS, due=None,
         description=(f"After-hours voicemail ({intent or 'no intent recorded'}) from {who}, recovered by the "
-                     f"recordings reconcile: the IVR could not file it when it was left (call {rec.call_id})."))
-    db.add(RecordingTicket(recording_id=rec.id, ticket_id=ticket.id))
-    if normalize_number(rec.caller_number_raw, country_code=settings.default_country_code).kind in DIALABLE_KINDS:
-        await callbacks.create(db=db, actor="reconcile", role="supervisor", customer_id=rec.customer_id,
-                               ticket_id=ticket.id, due_at=None, reason="voicemail",
-                               notes=f"Recovered voicemail, ticket {ticket.id}")
-    await audit(db=db, actor="reconcile", action="ivr.voicemail", target=f"ticket:{ticket.id}",
-                detail={"call_id": rec.call_id, "intent": intent, "recording_id": rec.id, "recovered": True})
+                     f"recordings reconcile: the IVR could not file it when it was left (call {rec.call_id})."),
+        notes="Recovered voicemail", audit_extra={"recovered": True})
     return ticket.id
 
 
@@ -512,7 +494,7 @@ async def reconcile(sessionmaker, settings, *, dry_run: bool = False, spool_only
                 stem = p.stem
                 intent = None
                 if p.parent == voicemail_dir:
-                    kind, (_, intent, _, call_id) = "voicemail", _voicemail_name(stem)
+                    kind, (intent, _, call_id) = "voicemail", parse_voicemail_stem(stem)
                 elif stem.startswith("ondemand-"):
                     kind, call_id = "on_demand", stem.split("-")[-1]
                 else:

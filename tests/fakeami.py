@@ -105,18 +105,16 @@ class FakeAMI:
                 elif name in ("queueadd", "queueremove") and self.emulate_queues:
                     # as Asterisk does: the response first, the member event after it
                     writer.write(block(Response="Success", ActionID=aid, Message="OK"))
+                    await writer.drain()
                     member = {"Queue": action.get("Queue", ""), "Interface": action.get("Interface", "")}
+                    self.members = [m for m in self.members
+                                    if (m["Queue"], m["Interface"]) != (member["Queue"], member["Interface"])]
                     if name == "queueadd":
                         member.update(MemberName=action.get("MemberName", ""), Status="1", Paused="0",
                                       StateInterface=action.get("StateInterface", ""))
                         self.members.append(member)
-                        await writer.drain()
-                        await self._member_event(event("QueueMemberAdded", **member))
-                    else:
-                        self.members = [m for m in self.members if (m["Queue"], m["Interface"]) != (
-                            member["Queue"], member["Interface"])]
-                        await writer.drain()
-                        await self._member_event(event("QueueMemberRemoved", **member))
+                    await self._member_event(event(
+                        "QueueMemberAdded" if name == "queueadd" else "QueueMemberRemoved", **member))
                 elif name == "originate" and not self.answer_originate:
                     pass  # never answered: the test drops the connection meanwhile
                 else:
