@@ -52,8 +52,11 @@ def user_group() -> None:
 @click.option("--extension", default=None, help="Phone extension, 2-6 digits.")
 @click.option("--queues", default="", help="Comma-separated queue names.")
 @click.option("--display-name", "display_name", default=None)
+@click.option("--phone", default="local", show_default=True, metavar="sip|webrtc|local",
+              help="The agent's phone: a desk SIP phone, the desk's browser softphone, or a "
+                   "simulated Local phone (tests, the no-audio demo).")
 def add_user(username: str, role: str, password_stdin: bool, extension: str | None,
-             queues: str, display_name: str | None) -> None:
+             queues: str, display_name: str | None, phone: str) -> None:
     """Create USERNAME with ROLE."""
     if not password_stdin:
         raise click.ClickException("give the password on stdin with --password-stdin")
@@ -62,9 +65,9 @@ def add_user(username: str, role: str, password_stdin: bool, extension: str | No
     async def create(db):
         user = await service.create_user(
             db=db, username=username, password=password, role=role, extension=extension,
-            queues=queues, display_name=display_name)
+            queues=queues, display_name=display_name, phone=phone, sip_realm=_settings().sip_realm)
         await service.audit(db=db, actor="cli", action="user.create", target=user.username,
-                            detail={"role": role, "extension": extension,
+                            detail={"role": role, "extension": extension, "phone": phone,
                                     "queues": user.queue_list})
         await db.commit()
         return user
@@ -73,7 +76,28 @@ def add_user(username: str, role: str, password_stdin: bool, extension: str | No
         user = _run(create)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"created user {user.username} ({user.role})")
+    click.echo(f"created user {user.username} ({user.role}, {user.phone} phone)")
+    if user.phone == "sip" and user.sip_password_once:
+        settings = _settings()
+        click.echo(f"SIP account for the desk phone (the password is shown only now; only its hash is kept):\n"
+                   f"  server {settings.sip_media_address} (UDP 5060 in the sandbox), user {user.extension}, "
+                   f"auth user {user.extension}, realm {settings.sip_realm}, password {user.sip_password_once}")
+    if user.phone != "local":  # a Local phone needs nothing in PJSIP
+        _sync_phones()
+
+
+def _settings():
+    from ctidesk.settings import load_settings
+
+    return load_settings()
+
+
+def _sync_phones() -> None:
+    """Agents' PJSIP endpoints into the sandbox Asterisk (no-op for a site's own Asterisk)."""
+    from sandbox.phones import sync_from_database
+
+    for line in asyncio.run(sync_from_database(_settings())):
+        click.echo(line)
 
 
 @user_group.command("list")

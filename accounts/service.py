@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts import phones
 from accounts.models import AuditLog, User
 from accounts.security import ROLES, hash_password, needs_rehash, verify_password
 
@@ -55,8 +56,13 @@ def _queue_names(queues: Iterable[str] | str | None) -> list[str]:
 
 async def create_user(*, db: AsyncSession, username: str, password: str, role: str,
                       extension: str | None = None, queues: Iterable[str] | str = (),
-                      display_name: str | None = None) -> User:
+                      display_name: str | None = None, phone: str = "local",
+                      sip_realm: str = "ctidesk") -> User:
     """Validate and add a user; ValueError with a readable message on bad input.
+
+    ``phone`` sip/webrtc generates SIP credentials (see :mod:`accounts.phones`);
+    the generated password of a desk phone is on ``user.sip_password_once``
+    (never stored) for the caller to show once.
 
     If a concurrent writer takes the username between the check and the
     flush, the session is rolled back before the ValueError.
@@ -73,6 +79,9 @@ async def create_user(*, db: AsyncSession, username: str, password: str, role: s
     if extension is not None and not EXTENSION_RE.fullmatch(extension):
         raise ValueError(f"invalid extension {extension!r}: 2-6 digits")
     queue_names = _queue_names(queues)
+    phones.check_kind(phone)
+    if phone in phones.SIP_KINDS and extension is None:
+        raise ValueError(f"a {phone} phone needs an extension (--extension)")
     if await get_by_username(db=db, username=username) is not None:
         raise ValueError(f"user {username!r} already exists")
     if extension is not None:
@@ -83,14 +92,33 @@ async def create_user(*, db: AsyncSession, username: str, password: str, role: s
             raise ValueError(f"extension {extension} is already assigned to user {holder!r}")
     user = User(username=username, password_hash=hash_password(password), role=role,
                 extension=extension, queues=",".join(queue_names), active=True,
-                display_name=(display_name or username).strip()[:80] or username)
+                display_name=(display_name or username).strip()[:80] or username, phone=phone)
+    sip_password = set_phone(user, phone, realm=sip_realm)
     db.add(user)
     try:
         await db.flush()
     except IntegrityError:  # lost a race with another writer
         await db.rollback()
         raise ValueError(f"user {username!r} already exists") from None
+    user.sip_password_once = sip_password
     return user
+
+
+def set_phone(user: User, phone: str, *, realm: str) -> str | None:
+    """Give ``user`` a phone of kind ``phone`` with fresh SIP credentials (sip/webrtc).
+
+    Returns the new SIP password (to be shown once, never stored), or None."""
+    phones.check_kind(phone)
+    user.phone = phone
+    if phone not in phones.SIP_KINDS:
+        user.sip_ha1 = user.sip_realm = None
+        return None
+    if not user.extension:
+        raise ValueError(f"a {phone} phone needs an extension")
+    password = phones.new_password()
+    user.sip_ha1 = phones.ha1(user.extension, realm, password)
+    user.sip_realm = realm
+    return password
 
 
 async def authenticate(*, db: AsyncSession, username: str, password: str) -> User | None:

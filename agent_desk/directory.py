@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from accounts.phones import SIP_KINDS
 from cti.model import device_of
 
 
@@ -22,6 +23,7 @@ class AgentInfo:
     state_interface: str
     queues: tuple[str, ...]
     display_name: str
+    phone: str = "local"  # local | sip | webrtc (accounts.phones)
 
 
 class AgentDirectory:
@@ -35,9 +37,13 @@ class AgentDirectory:
         for u in users:
             if not u.extension or not u.active:
                 continue
-            info = AgentInfo(u.username, u.role, u.extension, self.settings.agent_interface(u.extension),
-                             self.settings.agent_state_interface(u.extension), tuple(u.queue_list),
-                             u.display_name or u.username)
+            if u.phone in SIP_KINDS:  # a real SIP phone: the PJSIP endpoint named by the extension
+                interface = state = self.settings.sip_interface_template.format(extension=u.extension)
+            else:
+                interface = self.settings.agent_interface(u.extension)
+                state = self.settings.agent_state_interface(u.extension)
+            info = AgentInfo(u.username, u.role, u.extension, interface, state, tuple(u.queue_list),
+                             u.display_name or u.username, u.phone)
             by_username[u.username] = info
             by_device[device_of(info.interface)] = info
         self.by_username, self.by_device = by_username, by_device

@@ -82,6 +82,9 @@ def create_app(settings: Settings, *, start_bridge: bool = True) -> FastAPI:
     app.include_router(customers_router)
     app.include_router(cti_router)
     app.include_router(desk_router)
+    from agent_desk.phone_http import router as phone_router  # issue 11
+
+    app.include_router(phone_router)
     app.include_router(tickets_router)
     app.include_router(dispatch_router)
     app.include_router(callbacks_router)

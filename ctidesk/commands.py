@@ -71,6 +71,10 @@ def demo_command(no_sandbox: bool) -> None:
         settings = load_settings()  # picks up the sandbox's AMI secret
     migrations.upgrade(settings)
     logins = asyncio.run(demo.load_demo_data(settings))
+    from sandbox.phones import sync_from_database
+
+    for line in asyncio.run(sync_from_database(settings)):  # alice's and erin's softphones
+        click.echo(line)
     base = f"http://{settings.http_host}:{settings.http_port}"
     click.echo("")
     click.echo(f"  Agent desk:   {base}/desk")
@@ -78,7 +82,9 @@ def demo_command(no_sandbox: bool) -> None:
     click.echo(f"  Logins (kept in {settings.state_dir / 'demo-logins.txt'}):")
     for username, role, password, ext in logins:
         click.echo(f"    {username:<12} {role:<11} password {password:<22} extension {ext or '-'}")
-    click.echo("  Place a test call:  ctidesk call --from 13800138000 --name 'Zhang San'")
+    click.echo("  Softphones (alice, erin) register at " + settings.sip_wss_url + ": if the desk says the")
+    click.echo("  certificate is not trusted, open https://127.0.0.1:8089/httpstatus once and accept it.")
+    click.echo("  Place a test call:  .venv/bin/ctidesk call --from 13800138000 --name 'Zhang San'")
     click.echo("")
     _serve(settings, migrate=False)
 

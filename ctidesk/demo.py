@@ -21,12 +21,14 @@ from customers.models import CustomerPhone
 from customers.phone import normalize
 from tickets.models import Ticket
 
+# alice and erin talk through the desk's browser softphone (WebRTC); bob's
+# phone is a simulated one that answers by itself (the no-audio demo).
 DEMO_USERS = [
-    ("alice", "agent", "1001", "support", "Alice Wang 王丽"),
-    ("bob", "agent", "1002", "support,sales", "Bob Chen 陈波"),
-    ("erin", "expert", "1003", "operator", "Erin Liu 刘娥"),
-    ("sam", "supervisor", None, "", "Sam Zhao 赵山"),
-    ("admin", "admin", None, "", "Administrator"),
+    ("alice", "agent", "1001", "support", "Alice Wang 王丽", "webrtc"),
+    ("bob", "agent", "1002", "support,sales", "Bob Chen 陈波", "local"),
+    ("erin", "expert", "1003", "operator", "Erin Liu 刘娥", "webrtc"),
+    ("sam", "supervisor", None, "", "Sam Zhao 赵山", "local"),
+    ("admin", "admin", None, "", "Administrator", "local"),
 ]
 
 DEMO_CUSTOMERS = [
@@ -66,13 +68,14 @@ async def load_demo_data(settings) -> list[tuple[str, str, str, str | None]]:
     logins = []
     try:
         async with sm() as db:
-            for username, role, ext, queues, display in DEMO_USERS:
+            for username, role, ext, queues, display, phone in DEMO_USERS:
                 existing = await accounts.get_by_username(db=db, username=username)
                 if existing is None:
                     password = passwords.get(username) or f"demo-{secrets.token_urlsafe(9)}"
                     await accounts.create_user(db=db, username=username, password=password, role=role,
                                                extension=ext, queues=queues.split(",") if queues else [],
-                                               display_name=display)
+                                               display_name=display, phone=phone,
+                                               sip_realm=settings.sip_realm)
                     passwords[username] = password
                 logins.append((username, role, passwords.get(username, "(set before; unchanged)"), ext))
             await db.commit()

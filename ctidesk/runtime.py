@@ -83,6 +83,10 @@ async def running(container, *, start_bridge: bool = True):
         rec_task.add_done_callback(reconciles.discard)
 
     if start_bridge:
+        from sandbox.phones import load_accounts, sync as sync_phones
+
+        for line in await sync_phones(settings, await load_accounts(container.sessionmaker)):
+            log.info("%s", line)  # the sandbox's PJSIP endpoints follow the users table
         bridge = Bridge(host=settings.ami_host, port=settings.ami_port, username=settings.ami_user,
                         secret=settings.ami_secret, model=model, ping_interval=settings.ami_ping_interval,
                         ping_timeout=settings.ami_ping_timeout, reconnect_max=settings.ami_reconnect_max,

@@ -52,6 +52,14 @@ class Settings:
     # The member interface an agent's extension maps to in Asterisk.
     agent_interface_template: str = "Local/{extension}@agents/n"
     agent_state_interface_template: str = "Local/{extension}@agents"
+    # Agents' real phones (issue 11): a PJSIP endpoint per agent whose phone is
+    # "sip" (a desk phone) or "webrtc" (the desk's softphone), named by the
+    # extension; the queue member interface is then PJSIP/<extension>.
+    sip_interface_template: str = "PJSIP/{extension}"
+    sip_realm: str = "ctidesk"
+    sip_media_address: str = "127.0.0.1"   # where Asterisk binds RTP for agents' phones
+    # Where the desk's softphone registers (Asterisk's PJSIP WSS transport).
+    sip_wss_url: str = "wss://127.0.0.1:8089/ws"
     log_level: str = "INFO"
     sandbox_root: Path | None = None  # default ~/.cache/ctidesk/asterisk-sid
     # Where Asterisk's file system is, seen from our process: paths Asterisk

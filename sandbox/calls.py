@@ -1,9 +1,21 @@
 """Test calls into the sandbox (``ctidesk call``): an AMI Originate of a caller leg.
 
-The caller is ``Local/s@ctidesk-caller`` (answers, optionally keys DTMF, holds,
-hangs up); its other side enters ``ctidesk-inbound`` at the DID (4000) or at an
-agent extension. Every call carries ``CTIDESK_TESTCALL=<uuid4>`` so tests can
-find it in the event stream (a ``VarSet`` event on the inbound channel).
+Two ways in (``via``):
+
+* ``sip`` (the default): the caller is ``Local/s@carrier-caller`` on the
+  simulated carrier (a second Asterisk, :class:`sandbox.runner.Carrier`); its
+  other half dials the DID over the SIP trunk, so the PBX gets a real INVITE
+  with the caller in From and P-Asserted-Identity, as from a carrier.
+* ``local``: the caller is ``Local/s@ctidesk-caller`` in the PBX itself and
+  enters ``ctidesk-inbound`` directly (no SIP; the older, faster path).
+
+Either way the caller answers, optionally keys DTMF, holds and hangs up, and
+every call carries ``CTIDESK_TESTCALL=<uuid4>`` so tests can find it in the
+event stream (a ``VarSet`` event on the inbound channel; over SIP it rides in
+an ``X-Ctidesk-Testcall`` header that the sandbox's trunk context reads).
+
+A trunk carries numbers as carriers write them, with ``+``, spaces or dashes
+(``+86 139 1234 5678``); over SIP those are sent as written.
 
 CallerID quoting: Asterisk parses the Originate ``CallerID`` header with
 ``ast_callerid_parse``: the number is what follows the *last* ``<``, surrounding
@@ -20,14 +32,18 @@ import uuid
 from dataclasses import dataclass
 
 from cti.oneshot import ami_action
+from sandbox.config import CALLER_CONTEXT, CARRIER_CALLER_CONTEXT, carrier_ami_port
 
-CALLER_CONTEXT = "ctidesk-caller"
 INBOUND_CONTEXT = "ctidesk-inbound"
+CARRIER_OUT_CONTEXT = "carrier-out"
+VIAS = ("sip", "local")
 DEFAULT_DID = "4000"
 # Asterisk copies the CallerID header into a 256-byte buffer.
 MAX_CALLERID_BYTES = 255
 
 _NUMBER = re.compile(r"^\+?[0-9]{1,32}$")
+# On a trunk a number may be written with spaces or dashes between digit groups.
+_TRUNK_NUMBER = re.compile(r"^\+?[0-9]+(?:[ -][0-9]+)*$")
 _DTMF = re.compile(r"^[0-9*#A-Da-dw]{1,64}$")
 _EXTEN = re.compile(r"^[0-9*#+]{1,32}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -39,13 +55,16 @@ class TestCallError(ValueError):
     __test__ = False  # not a pytest test class
 
 
-def quote_callerid(name: str | None, number: str) -> str:
+def quote_callerid(name: str | None, number: str, *, trunk: bool = False) -> str:
     """``"name" <number>`` as Asterisk's ``ast_callerid_parse`` reads it back intact.
 
     Control characters (CR/LF would break the AMI framing) become spaces.
+    ``trunk``: the number may hold spaces/dashes between digit groups.
     """
-    if not _NUMBER.match(number or ""):
-        raise TestCallError(f"caller number {number!r}: use digits (optionally a leading +)")
+    pattern = _TRUNK_NUMBER if trunk else _NUMBER
+    if not pattern.match(number or "") or len(number) > 40:
+        raise TestCallError(f"caller number {number!r}: use digits (optionally a leading +"
+                            + (", groups split by spaces or dashes" if trunk else "") + ")")
     if name is None or name == "":
         return f"<{number}>"
     clean = _CONTROL.sub(" ", name)
@@ -69,8 +88,11 @@ def build_originate(
     say: str | None = None,
     say_after: float | None = None,
     dtmf2: str | None = None,
+    via: str = "sip",
 ) -> tuple[str, dict]:
     """``(call_id, Originate action)`` for a test call; validates every input.
+
+    ``via="sip"``: the action is for the carrier's AMI (:func:`ami_settings_for`).
 
     ``say``/``say_after``/``dtmf2``: the caller "speaks" (sound files such as
     ``hello-world&hello-world``) ``say_after`` s after the DTMF, then keys ``dtmf2``."""
@@ -79,6 +101,8 @@ def build_originate(
     if not _EXTEN.match(exten):
         raise TestCallError(f"--to {exten!r}: use an extension of digits")
     variables = [f"CTIDESK_TESTCALL={call_id}"]
+    if via == "sip" and from_number and _TRUNK_NUMBER.match(from_number) and not _NUMBER.match(from_number):
+        variables.append(f"CALLER_NUMBER={from_number}")  # as written; see carrier-out
     if dtmf:
         if not _DTMF.match(dtmf):
             raise TestCallError(f"--dtmf {dtmf!r}: use 0-9 * # A-D (w = half-second pause)")
@@ -99,13 +123,16 @@ def build_originate(
         if not 0 < float(hold) <= 3600:
             raise TestCallError(f"--hold {hold!r}: between 0 and 3600 seconds")
         variables.append(f"CALLER_HOLD={float(hold):g}")
+    if via not in VIAS:
+        raise TestCallError(f"--via {via!r}: one of {', '.join(VIAS)}")
+    sip = via == "sip"
     action = {
         "Action": "Originate",
-        "Channel": f"Local/s@{CALLER_CONTEXT}",
-        "Context": INBOUND_CONTEXT,
+        "Channel": f"Local/s@{CARRIER_CALLER_CONTEXT if sip else CALLER_CONTEXT}",
+        "Context": CARRIER_OUT_CONTEXT if sip else INBOUND_CONTEXT,
         "Exten": exten,
         "Priority": "1",
-        "CallerID": quote_callerid(name, from_number),
+        "CallerID": quote_callerid(name, from_number, trunk=sip),
         "Timeout": "30000",
         "Variable": variables,
         "Async": "true",
@@ -135,11 +162,18 @@ async def place_test_call(
     to: str | None = None,
     hold: float | None = None,
     timeout: float = 10.0,
+    via: str = "sip",
     **caller,
 ) -> TestCall:
     """Originate a test inbound call. ``settings`` must carry the AMI secret
-    (``sandbox.runner.effective_settings()``). With no ``to``/``dtmf`` it
-    reaches queue ``support`` (the IVR falls back when it sets nothing)."""
-    call_id, action = build_originate(from_number, name=name, dtmf=dtmf, to=to, hold=hold, **caller)
-    response = await ami_action(settings, action, timeout=timeout)
+    (``sandbox.runner.effective_settings()``) and name the PBX's AMI. With no
+    ``to``/``dtmf`` it reaches queue ``support`` (the IVR falls back when it
+    sets nothing)."""
+    call_id, action = build_originate(from_number, name=name, dtmf=dtmf, to=to, hold=hold, via=via, **caller)
+    response = await ami_action(ami_settings_for(settings, via), action, timeout=timeout)
     return TestCall(call_id=call_id, action=action, response=response)
+
+
+def ami_settings_for(settings, via: str):
+    """The AMI a test call is originated on: the carrier's for ``sip``, the PBX's for ``local``."""
+    return settings.with_(ami_port=carrier_ami_port(settings)) if via == "sip" else settings

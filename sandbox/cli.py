@@ -115,21 +115,25 @@ def sandbox_phone(ctx, extension: str, answer_delay: str | None, talk_time: floa
               help="Sound files the caller 'speaks' after the DTMF (e.g. hello-world&hello-world): an IVR voicemail.")
 @click.option("--say-after", default=None, type=float, metavar="SECONDS", help="Seconds after the DTMF before --say.")
 @click.option("--dtmf2", default=None, metavar="DIGITS", help="Digits keyed after --say (e.g. # to end a message).")
+@click.option("--via", default="sip", show_default=True, type=click.Choice(["sip", "local"]),
+              help="sip: through the simulated carrier's SIP trunk (a real INVITE); local: a Local channel.")
 @click.option("--timeout", default=10.0, show_default=True, help="AMI timeout in seconds.")
 @click.pass_context
-def call_command(ctx, from_number, name, dtmf, to, hold, say, say_after, dtmf2, timeout) -> None:
-    """Place a test inbound call into the sandbox via AMI Originate."""
+def call_command(ctx, from_number, name, dtmf, to, hold, say, say_after, dtmf2, via, timeout) -> None:
+    """Place a test inbound call into the sandbox (by default over the carrier's SIP trunk)."""
     from sandbox.calls import place_test_call
     from sandbox.runner import effective_settings, run_sync
 
     try:
         settings = effective_settings(_settings(ctx))
         call = run_sync(place_test_call(settings, from_number, name=name, dtmf=dtmf, to=to, hold=hold,
-                                        timeout=timeout, say=say, say_after=say_after, dtmf2=dtmf2))
+                                        timeout=timeout, say=say, say_after=say_after, dtmf2=dtmf2,
+                                        via=via))
     except _errors() as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"test call id: {call.call_id}  (channel variable CTIDESK_TESTCALL)")
-    click.echo(f"CallerID: {call.action['CallerID']}  ->  {call.action['Context']},{call.action['Exten']}")
+    route = "the carrier's SIP trunk" if via == "sip" else "a Local channel"
+    click.echo(f"CallerID: {call.action['CallerID']}  ->  DID {call.action['Exten']} via {route}")
     click.echo(f"Originate: {call.response.get('Response')}: {call.response.get('Message', '')}")
     if not call.ok:
         ctx.exit(1)

@@ -27,6 +27,7 @@ from pathlib import Path
 from ctidesk.settings import PROJECT_ROOT, Settings
 
 TEMPLATE_DIR = PROJECT_ROOT / "config" / "asterisk"
+AGENTS_PJSIP = "ctidesk_pjsip_agents.conf"
 
 DID = "4000"
 DEFAULT_QUEUE = "support"
@@ -34,6 +35,24 @@ QUEUES = ("support", "sales", "operator")
 DEFAULT_ANSWER_DELAY = 3
 DEFAULT_TALK_TIME = 4
 SITE_SECRET_PLACEHOLDER = "CHANGE-ME-to-a-long-random-secret"
+
+# Real SIP in the sandbox, all on 127.0.0.1 (the ports are the sandbox's own;
+# a site sets its own in its pjsip.conf/http.conf).
+SIP_PORT = 5060          # PBX: desk SIP phones and the carrier trunk (UDP)
+HTTP_PORT = 8088         # PBX: Asterisk's HTTP server (plain)
+WSS_PORT = 8089          # PBX: TLS, the PJSIP websocket transport for browser softphones
+RTP_RANGE = (20000, 20999)
+CARRIER_SIP_PORT = 5070  # the simulated carrier's side of the trunk
+CARRIER_RTP_RANGE = (21000, 21999)
+CARRIER_ETC = "/etc/asterisk-carrier"
+CALLER_CONTEXT = "ctidesk-caller"          # the PBX's own caller script (Local test calls)
+CARRIER_CALLER_CONTEXT = "carrier-caller"  # the carrier's (SIP test calls)
+
+
+def carrier_ami_port(settings: Settings) -> int:
+    """The carrier's AMI: the port after the PBX's."""
+    return int(settings.ami_port) + 1
+
 
 # Files rendered into <root>/etc/asterisk, template name -> output name.
 SANDBOX_FILES = {
@@ -47,14 +66,23 @@ SANDBOX_FILES = {
     "extensions.conf.in": "extensions.conf",
     "ctidesk_extensions.conf.in": "ctidesk_extensions.conf",
     "musiconhold.conf.in": "musiconhold.conf",
+    "pjsip.conf.in": "pjsip.conf",
+    "ctidesk_pjsip.conf.in": "ctidesk_pjsip.conf",
+    "http.conf.in": "http.conf",
+    "rtp.conf.in": "rtp.conf",
 }
-# Files that hold the AMI secret: written mode 0600.
-SECRET_FILES = {"ctidesk_manager.conf"}
+# The carrier loads the PBX's module list (what is safe on loopback here).
+CARRIER_FILES = {"modules.conf.in": "modules.conf", **{f"carrier/{name}.in": name for name in (
+    "asterisk.conf", "manager.conf", "logger.conf", "pjsip.conf", "rtp.conf", "extensions.conf",
+    "musiconhold.conf")}}
+# Files that hold the AMI secret or SIP credentials: written mode 0600.
+SECRET_FILES = {"ctidesk_manager.conf", "manager.conf", AGENTS_PJSIP}
 
 SITE_FILES = {
     "ctidesk_extensions.conf.in": "ctidesk_extensions.conf",
     "ctidesk_queues.conf.in": "ctidesk_queues.conf",
     "ctidesk_manager.conf.in": "ctidesk_manager.conf",
+    "ctidesk_pjsip.conf.in": "ctidesk_pjsip.conf",
     "README.txt.in": "README.txt",
 }
 
@@ -139,8 +167,23 @@ def template_values(
         "did": DID,
         "default_queue": DEFAULT_QUEUE,
         "queues": ", ".join(QUEUES),
+        "sip_port": str(SIP_PORT),
+        "http_port": str(HTTP_PORT),
+        "wss_port": str(WSS_PORT),
+        "rtp_start": str(RTP_RANGE[0]),
+        "rtp_end": str(RTP_RANGE[1]),
+        "carrier_sip_port": str(CARRIER_SIP_PORT),
+        "carrier_ami_port": str(carrier_ami_port(settings)),
+        "carrier_rtp_start": str(CARRIER_RTP_RANGE[0]),
+        "carrier_rtp_end": str(CARRIER_RTP_RANGE[1]),
+        "media_address": _check_word("sip_media_address", settings.sip_media_address),
+        "sip_realm": _check_word("sip_realm", settings.sip_realm),
         **_wrapup_values(),
     }
+
+
+def _caller_script(context: str, template_dir: Path) -> str:
+    return render_template(_load("caller_script.conf.in", template_dir), {"caller_context": context})
 
 
 def _wrapup_values() -> dict[str, str]:
@@ -162,7 +205,15 @@ def render_sandbox_config(
 ) -> dict[str, str]:
     """``{file name: content}`` for ``<root>/etc/asterisk``."""
     values = template_values(settings, secret=secret, **kw)
+    values["caller_script"] = _caller_script(CALLER_CONTEXT, template_dir)
     return {out: render_template(_load(tpl, template_dir), values) for tpl, out in SANDBOX_FILES.items()}
+
+
+def render_carrier_config(settings: Settings, *, secret: str, template_dir: Path = TEMPLATE_DIR) -> dict[str, str]:
+    """``{file name: content}`` for the simulated carrier's ``<root>/etc/asterisk-carrier``."""
+    values = template_values(settings, secret=secret)
+    values["caller_script"] = _caller_script(CARRIER_CALLER_CONTEXT, template_dir)
+    return {out: render_template(_load(tpl, template_dir), values) for tpl, out in CARRIER_FILES.items()}
 
 
 def render_site_snippets(

@@ -41,6 +41,7 @@ from ctidesk.settings import Settings, load_settings
 
 from cti.oneshot import AmiError, ami_action, ami_command, ami_ping, wait_for_ami
 from sandbox import config as sbconfig
+from sandbox import tls
 from sandbox.provision import ProvisionError, default_root, is_provisioned, provision, read_marker
 
 START_TIMEOUT = 30.0
@@ -255,13 +256,35 @@ class SandboxStatus:
 
 
 class Sandbox:
-    """The project's sandbox Asterisk for one ``Settings``."""
+    """The project's sandbox Asterisk (the PBX) for one ``Settings``.
+
+    ``up()`` also starts the simulated carrier (:class:`Carrier`): a second
+    Asterisk from the same root with its own config dir, which sends test
+    calls to the PBX over a SIP trunk on loopback, as a real carrier does.
+    """
+
+    name = "asterisk"                      # pid file and start log names
+    etc_inner = "/etc/asterisk"            # config dir inside the root
+    run_inner = "/var/run/asterisk"        # ctl socket and pid file inside the root
+    log_inner = "/var/log/asterisk"
+    dirs_inner = ("/var/spool/asterisk/monitor", "/var/lib/asterisk", "/var/cache/asterisk")
+    cli_args: tuple[str, ...] = ()         # `asterisk -C <file>` for a second instance
 
     def __init__(self, settings: Settings | None = None, root: Path | None = None,
                  log: Callable[[str], None] | None = None):
         self.settings = settings or load_settings()
         self.root = Path(root) if root is not None else default_root()
         self.log = log or (lambda line: None)
+
+    title = "Asterisk"
+
+    @property
+    def ami_port(self) -> int:
+        return int(self.settings.ami_port)
+
+    @property
+    def carrier(self) -> "Carrier":
+        return Carrier(self.settings, self.root, self.log)
 
     # -- helpers -------------------------------------------------------------
 
@@ -271,11 +294,11 @@ class Sandbox:
 
     @property
     def etc_dir(self) -> Path:
-        return chroot_path(self.root, "/etc/asterisk")
+        return chroot_path(self.root, self.etc_inner)
 
     def ami_settings(self) -> Settings:
         """The settings to reach this sandbox's AMI (secret filled in)."""
-        return self.settings.with_(ami_secret=ensure_secret(self.settings))
+        return self.settings.with_(ami_secret=ensure_secret(self.settings), ami_port=self.ami_port)
 
     @contextlib.contextmanager
     def _lock(self, timeout: float = 120.0):
@@ -304,7 +327,7 @@ class Sandbox:
         """``chroot <root> asterisk -rx COMMAND``; returns its output."""
         try:
             proc = subprocess.run(
-                ["chroot", str(self.root), "/usr/sbin/asterisk", "-rx", command],
+                ["chroot", str(self.root), "/usr/sbin/asterisk", *self.cli_args, "-rx", command],
                 capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
@@ -316,27 +339,35 @@ class Sandbox:
 
     def pid(self) -> int | None:
         """The pid of the running sandbox Asterisk, or None."""
-        for path in (pid_file(self.settings), chroot_path(self.root, "/var/run/asterisk/asterisk.pid")):
+        for path in (self._pid_file, chroot_path(self.root, f"{self.run_inner}/asterisk.pid")):
             pid = _read_pid(path)
             if pid and is_sandbox_asterisk(pid, self.root):
                 return pid
         return None
 
+    @property
+    def _pid_file(self) -> Path:
+        return state_dir(self.settings) / f"{self.name}.pid"
+
+    @property
+    def _start_log(self) -> Path:
+        return state_dir(self.settings) / f"{self.name}-start.log"
+
     def _write_pid(self, pid: int) -> None:
-        path = pid_file(self.settings)
+        path = self._pid_file
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"{pid}\n", encoding="ascii")
 
     def _log_tail(self, lines: int = 15) -> str:
         parts = []
-        for name in ("/var/log/asterisk/messages.log",):
+        for name in (f"{self.log_inner}/messages.log",):
             path = chroot_path(self.root, name)
             try:
                 text = path.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
             parts.append("\n".join(text.rstrip().splitlines()[-lines:]))
-        start_log = state_dir(self.settings) / "asterisk-start.log"
+        start_log = self._start_log
         with contextlib.suppress(OSError):
             text = start_log.read_text(encoding="utf-8", errors="replace").strip()
             if text:
@@ -347,11 +378,12 @@ class Sandbox:
 
     def render(self) -> sbconfig.WriteResult:
         files = sbconfig.render_sandbox_config(self.settings, secret=ensure_secret(self.settings))
-        return sbconfig.write_files(files, self.etc_dir)
+        result = sbconfig.write_files(files, self.etc_dir)
+        tls.ensure_certificate(state_dir(self.settings), self.etc_dir / "keys")
+        return result
 
     def _prepare_dirs(self) -> None:
-        for inner in ("/var/run/asterisk", "/var/log/asterisk", "/var/spool/asterisk/monitor",
-                      "/var/lib/asterisk", "/var/cache/asterisk"):
+        for inner in (self.run_inner, self.log_inner, *self.dirs_inner):
             chroot_path(self.root, inner).mkdir(parents=True, exist_ok=True)
 
     # -- lifecycle -----------------------------------------------------------
@@ -369,38 +401,44 @@ class Sandbox:
                 "127.0.0.1 only; set CTIDESK_AMI_HOST=127.0.0.1 to use the sandbox"
             )
         with self._lock():
-            if not is_provisioned(self.root):
-                self._say(f"provisioning the Asterisk root {self.root}", lines)
-            self.provision()
-            secret_existed = secret_file(self.settings).exists() or bool(self.settings.ami_secret)
-            ensure_secret(self.settings)
-            if not secret_existed:
-                self._say(f"generated the AMI secret in {secret_file(self.settings)}", lines)
-            self._prepare_dirs()
-            result = self.render()
-            pid = self.pid()
-            ami = self.ami_settings()
-            if pid:
-                self._write_pid(pid)
-                if result.changed:
-                    self._say(f"config changed ({', '.join(result.changed)}): core reload", lines)
-                    self.rx("core reload")
-                    needs_restart = sorted(RESTART_FILES & set(result.changed))
-                    if needs_restart:
-                        self._say(f"note: {', '.join(needs_restart)} changed; "
-                                  "run `ctidesk sandbox restart` for it to take effect", lines)
-                else:
-                    self._say(f"Asterisk already running (pid {pid}), config unchanged", lines)
-                version = self._wait_ready(pid, ami, timeout)
-                self._say(f"AMI ready on {ami.ami_host}:{ami.ami_port} (Asterisk {version})", lines)
-                return lines
+            lines += self._up_locked(timeout)
+            lines += self.carrier._up_locked(timeout)
+        return lines
+
+    def _up_locked(self, timeout: float) -> list[str]:
+        lines: list[str] = []
+        if not is_provisioned(self.root):
+            self._say(f"provisioning the Asterisk root {self.root}", lines)
+        self.provision()
+        secret_existed = secret_file(self.settings).exists() or bool(self.settings.ami_secret)
+        ensure_secret(self.settings)
+        if not secret_existed and self.name == "asterisk":
+            self._say(f"generated the AMI secret in {secret_file(self.settings)}", lines)
+        self._prepare_dirs()
+        result = self.render()
+        pid = self.pid()
+        ami = self.ami_settings()
+        if pid:
+            self._write_pid(pid)
             if result.changed:
-                self._say(f"wrote {len(result.changed)} config file(s) into {self.etc_dir}", lines)
-            self._start(ami, lines)
-            pid = self.pid()
+                self._say(f"config changed ({', '.join(result.changed)}): core reload", lines)
+                self.rx("core reload")
+                needs_restart = sorted(RESTART_FILES & set(result.changed))
+                if needs_restart:
+                    self._say(f"note: {', '.join(needs_restart)} changed; "
+                              "run `ctidesk sandbox restart` for it to take effect", lines)
+            else:
+                self._say(f"{self.title} already running (pid {pid}), config unchanged", lines)
             version = self._wait_ready(pid, ami, timeout)
-            self._say(f"AMI ready on {ami.ami_host}:{ami.ami_port} (Asterisk {version})", lines)
+            self._say(f"AMI ready on {ami.ami_host}:{ami.ami_port} ({self.title} {version})", lines)
             return lines
+        if result.changed:
+            self._say(f"wrote {len(result.changed)} config file(s) into {self.etc_dir}", lines)
+        self._start(ami, lines)
+        pid = self.pid()
+        version = self._wait_ready(pid, ami, timeout)
+        self._say(f"AMI ready on {ami.ami_host}:{ami.ami_port} ({self.title} {version})", lines)
+        return lines
 
     def _start(self, ami: Settings, lines: list[str]) -> None:
         end = time.monotonic() + 10.0
@@ -412,15 +450,15 @@ class Sandbox:
                 f"{ami.ami_host}:{ami.ami_port}; stop it or choose another CTIDESK_AMI_PORT"
             )
         # A stale pid/ctl from a crashed run would confuse the start-up checks.
-        run_dir = chroot_path(self.root, "/var/run/asterisk")
+        run_dir = chroot_path(self.root, self.run_inner)
         stale = run_dir / "asterisk.pid"
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
-        start_log = state_dir(self.settings) / "asterisk-start.log"
+        start_log = self._start_log
         with open(start_log, "w", encoding="utf-8") as fh:
             try:
                 proc = subprocess.run(
-                    ["chroot", str(self.root), "/usr/sbin/asterisk", "-F", "-n"],
+                    ["chroot", str(self.root), "/usr/sbin/asterisk", *self.cli_args, "-F", "-n"],
                     stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
                     timeout=RX_TIMEOUT, start_new_session=True,
                 )
@@ -439,7 +477,7 @@ class Sandbox:
         if not pid:
             raise SandboxError(f"Asterisk did not write its pid file within 10s:\n{self._log_tail()}")
         self._write_pid(pid)
-        self._say(f"started Asterisk (pid {pid}) from {self.root}", lines)
+        self._say(f"started {self.title} (pid {pid}) from {self.root}", lines)
 
     def _wait_ready(self, pid: int | None, ami: Settings, timeout: float) -> str:
         end = time.monotonic() + timeout
@@ -471,32 +509,35 @@ class Sandbox:
 
     def down(self, timeout: float = STOP_TIMEOUT) -> list[str]:
         """Stop the sandbox Asterisk by its own pid. Returns what it did."""
-        lines: list[str] = []
         self._require_root()
         with self._lock():
-            pid = self.pid()
-            if not pid:
-                with contextlib.suppress(FileNotFoundError):
-                    pid_file(self.settings).unlink()
-                self._say("Asterisk is not running", lines)
-                return lines
-            with contextlib.suppress(SandboxError):
-                self.rx("core stop now", timeout=10.0, check=False)
-            if not self._wait_exit(pid, timeout):
-                for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-                    if not is_sandbox_asterisk(pid, self.root):
-                        break
-                    self._say(f"Asterisk (pid {pid}) still running: sending {sig.name}", lines)
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, sig)
-                    if self._wait_exit(pid, wait):
-                        break
-            if is_sandbox_asterisk(pid, self.root):
-                raise SandboxError(f"Asterisk (pid {pid}) did not stop")
+            return self.carrier._down_locked(timeout) + self._down_locked(timeout)
+
+    def _down_locked(self, timeout: float) -> list[str]:
+        lines: list[str] = []
+        pid = self.pid()
+        if not pid:
             with contextlib.suppress(FileNotFoundError):
-                pid_file(self.settings).unlink()
-            self._say(f"stopped Asterisk (pid {pid})", lines)
+                self._pid_file.unlink()
+            self._say(f"{self.title} is not running", lines)
             return lines
+        with contextlib.suppress(SandboxError):
+            self.rx("core stop now", timeout=10.0, check=False)
+        if not self._wait_exit(pid, timeout):
+            for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+                if not is_sandbox_asterisk(pid, self.root):
+                    break
+                self._say(f"Asterisk (pid {pid}) still running: sending {sig.name}", lines)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+                if self._wait_exit(pid, wait):
+                    break
+        if is_sandbox_asterisk(pid, self.root):
+            raise SandboxError(f"Asterisk (pid {pid}) did not stop")
+        with contextlib.suppress(FileNotFoundError):
+            self._pid_file.unlink()
+        self._say(f"stopped {self.title} (pid {pid})", lines)
+        return lines
 
     def _wait_exit(self, pid: int, timeout: float) -> bool:
         """Wait until the process is gone. ``pid_alive``, not ``is_sandbox_asterisk``:
@@ -541,6 +582,33 @@ class Sandbox:
         """Set a simulated phone's behaviour in AstDB (``simphone/<ext>/...``)."""
         return run_sync(set_phone(self.ami_settings(), extension, answer_delay=answer_delay,
                                   talk_time=talk_time, reset=reset))
+
+
+class Carrier(Sandbox):
+    """The simulated carrier: a second Asterisk from the same root, configured
+    from ``/etc/asterisk-carrier``. ``ctidesk call`` originates the caller here;
+    it reaches the PBX as a SIP INVITE on the trunk (From and
+    P-Asserted-Identity carry the caller), exactly what a carrier sends."""
+
+    name = "carrier"
+    title = "carrier Asterisk"
+    etc_inner = sbconfig.CARRIER_ETC
+    run_inner = "/var/run/asterisk-carrier"
+    log_inner = "/var/log/asterisk-carrier"
+    dirs_inner = ("/var/spool/asterisk-carrier", "/var/lib/asterisk-carrier", "/var/cache/asterisk-carrier")
+    cli_args = ("-C", f"{sbconfig.CARRIER_ETC}/asterisk.conf")
+
+    @property
+    def ami_port(self) -> int:
+        return sbconfig.carrier_ami_port(self.settings)
+
+    @property
+    def carrier(self) -> "Carrier":
+        return self
+
+    def render(self) -> sbconfig.WriteResult:
+        files = sbconfig.render_carrier_config(self.settings, secret=ensure_secret(self.settings))
+        return sbconfig.write_files(files, self.etc_dir)
 
 
 async def _ping_or_error(settings: Settings, timeout: float) -> str:

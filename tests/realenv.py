@@ -124,14 +124,17 @@ class Server:
                 self.proc.wait(5)
 
     def add_user(self, username: str, role: str = "agent", extension: str | None = None,
-                 queues: str | None = None) -> None:
+                 queues: str | None = None, phone: str | None = None) -> subprocess.CompletedProcess:
         args = ["user", "add", username, "--role", role, "--password-stdin"]
+        if phone:
+            args += ["--phone", phone]
         if extension:
             args += ["--extension", extension]
         if queues:
             args += ["--queues", queues]
         r = self.cli(*args, stdin=PASSWORD + "\n")
         assert r.returncode == 0, r.stderr + r.stdout
+        return r
 
     async def desk(self, username: str, **kw) -> DeskClient:
         return await DeskClient(self.base_url, username, PASSWORD).login(**kw)

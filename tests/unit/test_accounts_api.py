@@ -339,7 +339,7 @@ def test_cli_add_and_list(tmp_path):
                                    "--display-name", "Alice Wang"],
                       input="s3cret-password\n", env=env)
     assert r.exit_code == 0, r.output
-    assert r.output.strip() == "created user alice (agent)"
+    assert r.output.strip() == "created user alice (agent, local phone)"
 
     r = runner.invoke(user_group, ["add", "alice", "--role", "agent", "--password-stdin"],
                       input="s3cret-password\n", env=env)

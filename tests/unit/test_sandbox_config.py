@@ -73,7 +73,11 @@ def test_inbound_falls_back_to_support_and_records(rendered):
     queue_call = re.search(r"Queue\(([^)]*)\)", inbound).group(1).split(",")
     assert queue_call[0] == "${IVR_QUEUE}" and queue_call[1] == "t" and queue_call[4] == "300"
     assert queue_call[6] == "ctidesk-rec"
-    assert "exten => _1XXX,1,Dial(Local/${EXTEN}@agents,30)" in inbound
+    # a direct call rings the agent's PJSIP phone if ctidesk rendered one, else Local/<ext>@agents
+    assert "exten => _1XXX,1,Gosub(ctidesk-agent-phone,${EXTEN},1)" in inbound
+    assert " same => n,Dial(${AGENT_PHONE},30)" in inbound
+    assert "Set(AGENT_PHONE=Local/${EXTEN}@agents)" in inbound
+    assert 'ExecIf($["${PJSIP_ENDPOINT(${EXTEN},context)}" != ""]?Set(AGENT_PHONE=PJSIP/${EXTEN}))' in inbound
     assert "exten => s,1,MixMonitor(${REC})" in inbound
 
 
@@ -152,8 +156,10 @@ def test_modules_and_logging_quiet(rendered):
     modules = _read(rendered, "modules.conf")
     assert "autoload = yes" in modules
     for noisy in ("chan_dahdi.so", "res_hep.so", "chan_mobile.so", "cdr_pgsql.so", "cel_pgsql.so",
-                  "res_config_pgsql.so", "chan_iax2.so", "res_pjsip.so"):
+                  "res_config_pgsql.so", "chan_iax2.so"):
         assert f"noload = {noisy}" in modules
+    for sip in ("res_pjsip.so", "chan_pjsip.so", "res_pjsip_transport_websocket.so", "res_http_websocket.so"):
+        assert f"noload = {sip}" not in modules  # real SIP phones and the trunk (issue 11)
     logger = _read(rendered, "logger.conf")
     assert "console => error" in logger
     assert "messages.log" in logger
@@ -281,7 +287,7 @@ def test_callerid_control_characters_never_reach_the_wire():
 
 
 def test_build_originate():
-    call_id, action = build_originate("13912345678", name="Li Si")
+    call_id, action = build_originate("13912345678", name="Li Si", via="local")
     assert action["Action"] == "Originate"
     assert action["Channel"] == "Local/s@ctidesk-caller"
     assert action["Context"] == "ctidesk-inbound" and action["Exten"] == "4000"
@@ -291,9 +297,27 @@ def test_build_originate():
     _, action = build_originate("1", dtmf="2#", to="1001", hold=5)
     assert action["Exten"] == "1001"
     assert "CALLER_DTMF=2#" in action["Variable"] and "CALLER_HOLD=5" in action["Variable"]
-    for bad in ({"dtmf": "1,2"}, {"to": "4000,1"}, {"hold": 0}, {"to": "x"}):
+    for bad in ({"dtmf": "1,2"}, {"to": "4000,1"}, {"hold": 0}, {"to": "x"}, {"via": "iax"}):
         with pytest.raises(TestCallError):
             build_originate("1", **bad)
+
+
+def test_build_originate_over_the_carrier_trunk():
+    """The default: the caller is on the simulated carrier, the call crosses the SIP trunk."""
+    call_id, action = build_originate("13912345678", name="Li Si")
+    assert action["Channel"] == "Local/s@carrier-caller"
+    assert action["Context"] == "carrier-out" and action["Exten"] == "4000"
+    assert action["Variable"] == [f"CTIDESK_TESTCALL={call_id}"]
+    # a number written with spaces or dashes goes out as written (CALLER_NUMBER)
+    _, action = build_originate("+86 139 1234 5678")
+    assert "CALLER_NUMBER=+86 139 1234 5678" in action["Variable"]
+    _, action = build_originate("0086-139-1234-5678")
+    assert "CALLER_NUMBER=0086-139-1234-5678" in action["Variable"]
+    for bad in ("+86  139", "139-", "-139", "13a9", "+86 139\n1"):
+        with pytest.raises(TestCallError):
+            build_originate(bad)
+    with pytest.raises(TestCallError):  # only a trunk carries spaces
+        build_originate("+86 139 1234 5678", via="local")
 
 
 # ------------------------------------------------------------------ provisioning
@@ -501,3 +525,42 @@ async def test_oneshot_timeout_on_silent_server(settings):
         assert loop.time() - start < 3
     finally:
         silent.close()
+
+
+def test_sip_is_on_loopback_only(rendered):
+    """Every SIP, WSS, HTTP and RTP socket the sandbox renders is bound to 127.0.0.1."""
+    pjsip = _read(rendered, "pjsip.conf")
+    binds = re.findall(r"^bind = (.+)$", pjsip, re.M)
+    assert binds == ["127.0.0.1:5060", "127.0.0.1"]
+    assert "protocol = wss" in pjsip
+    # the trunk is known by the carrier's address and port, before any phone's username
+    assert "match = 127.0.0.1:5070" in pjsip and "endpoint_identifier_order = ip,username" in pjsip
+    http = _read(rendered, "http.conf")
+    assert "bindaddr = 127.0.0.1" in http and "tlsbindaddr = 127.0.0.1:8089" in http
+    templates = _read(rendered, "ctidesk_pjsip.conf")
+    assert templates.count("bind_rtp_to_media_address = yes") == 2 and "media_address = 127.0.0.1" in templates
+    assert "webrtc = yes" in templates
+    assert '#tryinclude "ctidesk_pjsip_agents.conf"' in pjsip
+
+
+def test_carrier_config(settings):
+    files = sbconfig.render_carrier_config(settings, secret="s3cret")
+    assert "port = 5039" in files["manager.conf"] and "bindaddr = 127.0.0.1" in files["manager.conf"]
+    assert "bind = 127.0.0.1:5070" in files["pjsip.conf"] and "contact = sip:127.0.0.1:5060" in files["pjsip.conf"]
+    assert "send_pai = yes" in files["pjsip.conf"]
+    assert "astetcdir => /etc/asterisk-carrier" in files["asterisk.conf"]
+    assert "[carrier-caller]" in files["extensions.conf"] and "Dial(PJSIP/${EXTEN}@pbx" in files["extensions.conf"]
+    assert "@{" not in "".join(files.values())
+
+
+def test_agent_phones_render():
+    from accounts import phones
+
+    a = phones.PhoneAccount("1001", "webrtc", phones.ha1("1001", "ctidesk", "pw"), "ctidesk", 'Alice "王丽"\n;x')
+    b = phones.PhoneAccount("1002", "sip", phones.ha1("1002", "ctidesk", "pw2"), "ctidesk", "Bob")
+    text = phones.render_pjsip([a, b])
+    assert "[1001](ctidesk-webrtc)" in text and "[1002](ctidesk-sip)" in text
+    assert f"password_digest = md5:{a.ha1}" in text and "pw" not in text.replace(a.ha1, "").replace(b.ha1, "")
+    assert 'callerid = "Alice  王丽   x" <1001>' in text  # no quote, newline or ';' reaches the file
+    with pytest.raises(ValueError):
+        phones.render_pjsip([phones.PhoneAccount("10;01", "sip", a.ha1, "ctidesk", "x")])
