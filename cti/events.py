@@ -197,3 +197,24 @@ class RecordingStopped(DomainEvent):
 
 EVENT_TYPES.update({cls.type: cls for cls in (
     RecordingStarted, RecordingPaused, RecordingResumed, RecordingStopped)})
+
+
+# -- security (issue 11) -----------------------------------------------------
+# From Asterisk's security events (AMI class ``security``): a SIP request whose
+# digest authentication failed. Not about a call (no call_id): a phone or a
+# scanner that tried a wrong password, or an account that does not exist.
+
+
+@_ev
+class SipAuthFailed(DomainEvent):
+    type: ClassVar[str] = "sip_auth_failed"
+    at: float
+    account: str  # the SIP user/endpoint it claimed to be (AccountID)
+    remote_address: str | None  # the source IP of the request
+    service: str  # PJSIP (chan_pjsip)
+    remote_port: int | None = None
+    transport: str | None = None  # UDP | TCP | TLS | WS | WSS
+    reason: str | None = None  # wrong_password | unknown_account
+
+
+EVENT_TYPES[SipAuthFailed.type] = SipAuthFailed

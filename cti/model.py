@@ -101,6 +101,26 @@ def _clean(value: str | None) -> str | None:
     return value
 
 
+SIP_SERVICES = ("PJSIP", "SIP")
+
+
+def parse_security_address(value: str | None) -> tuple[str | None, int | None, str | None]:
+    """``(ip, port, transport)`` of a security event's address.
+
+    >>> parse_security_address("IPV4/UDP/127.0.0.1/5061")
+    ('127.0.0.1', 5061, 'UDP')
+    >>> parse_security_address("IPV6/TCP/::1/5060")
+    ('::1', 5060, 'TCP')
+    >>> parse_security_address(None)
+    (None, None, None)
+    """
+    parts = (value or "").split("/")
+    if len(parts) < 3 or not parts[2]:
+        return None, None, None
+    port = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
+    return parts[2], port, parts[1] or None
+
+
 def _int(value, default: int = 0) -> int:
     try:
         return int(value)
@@ -201,6 +221,11 @@ class LiveModel:
             "MixMonitorStart": self.on_mixmonitor_start,
             "MixMonitorStop": self.on_mixmonitor_stop,
             "MixMonitorMute": self.on_mixmonitor_mute,
+            # security class: SIP digest authentication that failed (a wrong
+            # password, an account that does not exist), with its source
+            "ChallengeResponseFailed": self.on_sip_auth_failed,
+            "InvalidPassword": self.on_sip_auth_failed,
+            "InvalidAccountID": self.on_sip_unknown_account,
         }
 
     # -- entry point -------------------------------------------------------
@@ -477,6 +502,23 @@ class LiveModel:
             self._recording(f, ev.RecordingPaused, "paused")
         else:
             self._recording(f, ev.RecordingResumed, "recording")
+
+    # -- security ----------------------------------------------------------
+
+    def on_sip_auth_failed(self, f: dict, reason: str = "wrong_password") -> None:
+        """``ChallengeResponseFailed``/``InvalidPassword`` (a wrong password) from a
+        SIP channel driver. The same events come from AMI logins (``Service:
+        AMI``): not ours here."""
+        service = f.get("Service") or ""
+        if service.upper() not in SIP_SERVICES:
+            return
+        ip, port, transport = parse_security_address(f.get("RemoteAddress"))
+        self.emit(ev.SipAuthFailed(self._at(f), _clean(f.get("AccountID")) or "", ip, service,
+                                   port, transport, reason))
+
+    def on_sip_unknown_account(self, f: dict) -> None:
+        """``InvalidAccountID``: a SIP request for an endpoint that does not exist."""
+        self.on_sip_auth_failed(f, "unknown_account")
 
     # -- resync ------------------------------------------------------------
 

@@ -71,6 +71,11 @@ async def running(container, *, start_bridge: bool = True):
     container.services["recordings"] = recordings
     bus.subscribe(recordings)
     recordings.start()
+    from accounts.sip_audit import SipAuthAudit  # issue 11: failed SIP authentication -> audit rows
+
+    sip_audit = container.services["sip_audit"] = SipAuthAudit(container.sessionmaker)
+    bus.subscribe(sip_audit)
+    sip_audit.start()
     agi = None
     reconciles: set[asyncio.Task] = set()
 
@@ -99,6 +104,7 @@ async def running(container, *, start_bridge: bool = True):
         yield
     finally:
         await sla.stop()
+        await sip_audit.stop()
         await recordings.stop()
         await supervisor.stop()
         if agi is not None:
