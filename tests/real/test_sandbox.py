@@ -137,7 +137,8 @@ def test_asterisk_listens_on_loopback_only(sandbox):
 
 
 def test_call_command_reaches_queue_support(sandbox, ami):
-    """`ctidesk call` with no --to/--dtmf waits in `support` (the IVR falls back without an AGI server)."""
+    """`ctidesk call` with no --to/--dtmf arrives as a SIP INVITE on the trunk and
+    waits in `support` (the IVR falls back without an AGI server)."""
     number = _number()
     result = CliRunner().invoke(call_command, ["--from", number, "--name", "Real Test", "--hold", "8"],
                                 obj=sandbox.settings)
@@ -146,6 +147,7 @@ def test_call_command_reaches_queue_support(sandbox, ami):
     call_id = result.output.split("test call id: ")[1].split()[0]
     entry = asyncio.run(_queue_entry(ami, "support", number))
     assert entry is not None, "the test call never showed up waiting in queue support"
+    assert entry["Channel"].startswith("PJSIP/carrier-"), "it came in over the carrier's SIP trunk"
     var = asyncio.run(ami_action(ami, {"Action": "Getvar", "Channel": entry["Channel"],
                                        "Variable": "CTIDESK_TESTCALL"}, timeout=5))
     assert var.get("Value") == call_id
@@ -157,7 +159,7 @@ def test_call_command_reaches_queue_support(sandbox, ami):
 async def test_hostile_caller_name_arrives_intact(ami):
     number = _number()
     name = 'x ' + HOSTILE + ' "q" \\ 李四'
-    call = await place_test_call(ami, number, name=name, hold=8)
+    call = await place_test_call(ami, number, name=name, hold=8, via="local")  # SIP: see test_phones_real
     assert call.ok, call.response
     entry = await _queue_entry(ami, "support", number)
     assert entry is not None

@@ -173,3 +173,24 @@ async def test_click_to_dial_rings_the_agent_then_the_customer_and_is_recorded_a
     row = rows[0]
     assert (row["agent"], row["outcome"], row["called_number"]) == ("alice", "answered", "13500003333")
     await alice.close(leave_queues=True)
+
+
+@pytest.mark.parametrize("written", ["+86 {a} {b} {c}", "0086-{a}-{b}-{c}"])
+async def test_trunk_number_with_spaces_or_dashes_pops_the_customer(server, ami, written):
+    """A carrier writes the caller's number with spaces or dashes in From/PAI
+    (a real INVITE over the sandbox's SIP trunk): it normalises like any other
+    and pops the customer stored as a plain mobile number."""
+    await set_phone(ami, "1001", answer_delay=2, talk_time=1)
+    alice = await server.desk("alice")
+    sam = await server.desk("sam", join_queues=False)
+    caller = number()
+    await create_customer(sam, "王五 Wang Wu", caller)
+    on_trunk = written.format(a=caller[:3], b=caller[3:7], c=caller[7:])
+    await call(ami, on_trunk, name="Wang Wu", hold=10)
+    pop = await alice.next_of("screen_pop", timeout=20)
+    assert pop["customer"] and pop["customer"]["name"] == "王五 Wang Wu"
+    assert pop["call"]["caller_number"] == on_trunk  # shown as the network sent it
+    row = await call_row(sam, pop["call"]["id"], until=lambda r: r["ended_at"] is not None, timeout=30)
+    assert row["caller_number_normalized"] == "+86" + caller
+    await alice.close(leave_queues=True)
+    await sam.close()
