@@ -218,3 +218,24 @@ class SipAuthFailed(DomainEvent):
 
 
 EVENT_TYPES[SipAuthFailed.type] = SipAuthFailed
+
+
+# -- transfers (issue 11) ------------------------------------------------------
+# From Asterisk's BlindTransfer / AttendedTransfer AMI events (Result: Success):
+# whoever started the transfer (the desk's POST /api/v1/agent/transfer, a SIP
+# phone's own transfer key), the call keeps its Linkedid, so its id.
+
+
+@_ev
+class CallTransferred(DomainEvent):
+    type: ClassVar[str] = "call_transferred"
+    call_id: str
+    at: float
+    mode: str  # blind | attended
+    from_agent: str | None
+    to_agent: str | None  # the agent behind the target extension, if one
+    to_queue: str | None  # a transfer into a queue (ctidesk-xfer q-<queue>)
+    to_extension: str | None = None
+
+
+EVENT_TYPES[CallTransferred.type] = CallTransferred
