@@ -134,7 +134,8 @@ class Call:
     __slots__ = ("id", "channels", "first_channel", "direction", "caller_number", "caller_name",
                  "called_number", "queue", "agent", "interface", "created_at", "enqueued_at",
                  "ringing_at", "answered_at", "ended_at", "outcome", "cause", "ringing",
-                 "ivr_path", "abandoned", "first_uniqueid", "synthetic", "record_state")
+                 "ivr_path", "abandoned", "first_uniqueid", "synthetic", "record_state",
+                 "transfer_pending", "transferred_from")
 
     def __init__(self, call_id: str, at: float) -> None:
         self.id = call_id
@@ -160,6 +161,9 @@ class Call:
         self.abandoned = False
         self.synthetic = False  # rebuilt by a resync rather than seen from its start
         self.record_state = "off"  # off | recording | paused (MixMonitor on any of its channels)
+        # issue 11: a blind transfer's target (agent name, or "queue:<name>") until it answers
+        self.transfer_pending: str | None = None
+        self.transferred_from: str | None = None
 
 
 class Member:
@@ -221,6 +225,8 @@ class LiveModel:
             "MixMonitorStart": self.on_mixmonitor_start,
             "MixMonitorStop": self.on_mixmonitor_stop,
             "MixMonitorMute": self.on_mixmonitor_mute,
+            "BlindTransfer": self.on_blind_transfer,  # issue 11: transfers
+            "AttendedTransfer": self.on_attended_transfer,
             # security class: SIP digest authentication that failed (a wrong
             # password, an account that does not exist), with its source
             "ChallengeResponseFailed": self.on_sip_auth_failed,
@@ -390,6 +396,8 @@ class LiveModel:
         if f.get("DialStatus") == "ANSWER":
             if call.answered_at is None and call.queue is None:
                 self._answer(call, call.ringing[device], device, None, None, self._at(f))
+            elif call.transfer_pending is not None and call.ringing[device]:
+                self._take_over(call, call.ringing[device], device)  # a blind transfer's target answered
         else:
             call.ringing.pop(device, None)
 
@@ -400,7 +408,11 @@ class LiveModel:
 
     def on_agent_connect(self, f: dict) -> None:
         call = self._call(f)
-        if call is None or call.answered_at is not None:
+        if call is None:
+            return
+        if call.answered_at is not None:
+            if call.transfer_pending is not None:  # transferred into a queue: this agent has it now
+                self._take_over(call, f.get("MemberName"), f.get("Interface"))
             return
         self._answer(call, f.get("MemberName"), f.get("Interface"), f.get("Queue") or call.queue,
                      _int(f.get("HoldTime"), 0), self._at(f))
@@ -410,6 +422,64 @@ class LiveModel:
         call.agent = agent
         call.interface = interface
         self.emit(ev.CallAnswered(call.id, at, agent, interface, queue, hold))
+
+    # -- transfers (issue 11) --------------------------------------------------
+
+    def _take_over(self, call: Call, agent: str | None, interface: str | None) -> None:
+        call.transfer_pending = None
+        call.agent = agent
+        call.interface = interface
+
+    def _agent_for_extension(self, exten: str) -> str | None:
+        """The agent whose phone is extension ``exten`` (``Local/1003@agents``, ``PJSIP/1003``)."""
+        for device, name in self.agent_devices.items():
+            if device.split("/", 1)[-1].split("@", 1)[0] == exten:
+                return name
+        return None
+
+    def _transferred(self, call: Call, mode: str, transferer: str, exten: str | None, at: float,
+                     *, answered: bool) -> None:
+        from_agent = self.agent_devices.get(device_of(transferer)) or call.agent
+        to_agent = to_queue = None
+        if exten and exten.startswith("q-"):  # ctidesk-xfer's queue entries
+            to_queue = exten[2:]
+            exten = None
+        elif exten:
+            to_agent = self._agent_for_extension(exten)
+        call.transferred_from = from_agent
+        target_device = next((d for d, a in call.ringing.items() if to_agent and a == to_agent), None)
+        if answered and target_device is not None:
+            self._take_over(call, to_agent, target_device)  # attended: the target answered the consult
+        else:
+            call.transfer_pending = to_agent or f"queue:{to_queue or exten or ''}"
+        self.emit(ev.CallTransferred(call.id, at, mode, from_agent, to_agent, to_queue, exten))
+
+    def on_blind_transfer(self, f: dict) -> None:
+        if f.get("Result") != "Success":
+            return
+        call = (self.channel_calls.get(f.get("TransfereeUniqueid", ""))
+                or self.calls.get(f.get("TransfereeLinkedid") or f.get("TransfererLinkedid", "")))
+        if call is not None:
+            self._transferred(call, "blind", f.get("TransfererChannel", ""), f.get("Extension"), self._at(f),
+                              answered=False)
+
+    def on_attended_transfer(self, f: dict) -> None:
+        if f.get("Result") != "Success":
+            return
+        call = (self.channel_calls.get(f.get("TransfereeUniqueid", ""))
+                or self.calls.get(f.get("TransfereeLinkedid") or f.get("OrigTransfererLinkedid", "")))
+        if call is None:
+            return
+        target = f.get("TransferTargetChannel", "")
+        agent = self.agent_devices.get(device_of(target))
+        exten = None
+        if agent is None and target.startswith("Local/"):  # Atxfer dials Local/<exten>@<context>
+            exten = target[len("Local/"):].split("@", 1)[0]
+        elif agent is not None:
+            exten = next((d.split("/", 1)[-1].split("@", 1)[0] for d, a in self.agent_devices.items()
+                          if a == agent), None)
+        self._transferred(call, "attended", f.get("OrigTransfererChannel", ""), exten, self._at(f),
+                          answered=True)
 
     # -- queues ------------------------------------------------------------
 
