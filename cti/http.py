@@ -59,7 +59,12 @@ async def healthz(request: Request, container=Depends(get_container)):
     With a supervisor/admin bearer token it adds the bridge's counters."""
     bridge = container.bridge
     connected = bool(bridge and bridge.connected)
-    body = {"status": "ok" if connected else "degraded", "ami_connected": connected}
+    writers = _writers(container)
+    stored = all(w.health()["status"] == "ok" for w in writers.values())
+    # "storage": the journalled writers (calls, report records). Degraded means
+    # the database refuses writes: events are journalled and retried, not lost.
+    body = {"status": "ok" if connected and stored else "degraded", "ami_connected": connected,
+            "storage": "ok" if stored else "degraded"}
     auth = request.headers.get("authorization", "")
     if bridge is not None and auth.lower().startswith("bearer "):
         try:
@@ -75,4 +80,17 @@ async def healthz(request: Request, container=Depends(get_container)):
                            "malformed": proto.malformed if proto else None,
                            "handler_errors": bridge.model.handler_errors,
                            "live_calls": len(bridge.model.calls)}
+            body["writers"] = {name: w.health() for name, w in writers.items()}
     return body
+
+
+def _writers(container) -> dict:
+    """The journalled writers running in this process, by name."""
+    found = {}
+    store = container.services.get("store")
+    if store is not None:
+        found["calls"] = store
+    supervisor = container.services.get("supervisor")
+    if supervisor is not None:
+        found["supervisor"] = supervisor.store
+    return found

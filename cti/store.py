@@ -7,12 +7,11 @@ answer times, the caller) keep the first value ever written, "latest" columns
 (outcome, end, agent) take the newest. So a replayed or duplicated event
 rewrites the same values into the same row and never creates a second one.
 
-A crash of our own process must not lose what we already knew, so each
-event is first appended to a journal file (one ``write`` to an O_APPEND fd:
-the kernel keeps it even if the process dies the next instant). At start the
-journal is replayed into the queue before anything else (upserts are
-idempotent, so replaying an event already written is harmless), and it is
-truncated whenever everything in it is committed. What happened while we were
+A crash of our own process or a database outage must not lose what we
+already knew: the journal, the retries with backoff and the replay at start
+are :class:`ctidesk.journal.JournalledWriter`'s (shared with the supervisor's
+report records); upserts are idempotent, so replaying an event already
+written is harmless. What happened while we were
 down is repaired by ``reconcile_open_calls`` after the next resync: rows still
 open whose call Asterisk no longer has are closed as ``answered`` or ``lost``,
 and calls still up are re-adopted by the model's resync.
@@ -31,6 +30,7 @@ from sqlalchemy import func, select, update
 from cti import events as ev
 from cti.models import CallRecord
 from ctidesk.db import utcnow
+from ctidesk.journal import JournalledWriter, is_record, value as record_value
 
 log = logging.getLogger(__name__)
 
@@ -60,26 +60,21 @@ class _Provisional:
         self.call_id, self.number, self.name, self.done = call_id, number, name, done
 
 
-class CallStore:
-    """Queue + writer task. ``enrich(row)`` may add customer/agent columns."""
+class CallStore(JournalledWriter):
+    """The call writer (a :class:`ctidesk.journal.JournalledWriter`): journal,
+    queue, batched idempotent upserts, never a dropped event."""
+
+    name = "calls"
 
     def __init__(self, sessionmaker, *, normalize: Callable, agent_username: Callable[[str | None, str | None], str | None],
                  reader=None, country_code: str = "86",
                  journal: str | os.PathLike | None = None, batch: int = 200) -> None:
+        super().__init__(journal=journal, batch=batch)
         self.sessionmaker = sessionmaker
         self.reader = reader  # agent_desk.lookup reader: matches numbers to customers
         self.country_code = country_code
-        self.journal_path = journal
-        self._journal_fd: int | None = None
         self.normalize = normalize
         self.agent_username = agent_username
-        self.batch = batch
-        self.queue: asyncio.Queue = asyncio.Queue()
-        self.written = 0
-        self.failed = 0
-        self._task: asyncio.Task | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._urgent: list[_Provisional] = []
         self._customers: dict[str, int | None] = {}  # call_id -> customer, while the call lasts
         self._inbound: dict[str, bool] = {}
@@ -90,120 +85,46 @@ class CallStore:
     # bus subscriber: must not block
     def __call__(self, event) -> None:
         if isinstance(event, self.PERSISTED):
-            if self._journal_fd is not None:
-                line = json.dumps(event.to_dict(), ensure_ascii=False, default=list) + "\n"
-                os.write(self._journal_fd, line.encode())
-            self._idle.clear()
-            self.queue.put_nowait(event)
+            self.append(event)
 
-    def start(self) -> int:
-        """Open the journal, queue what a crash left in it, start the writer."""
-        recovered = 0
-        if self.journal_path is not None:
-            recovered = self._recover_journal()
-            self._journal_fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._task = asyncio.create_task(self._run(), name="call-store")
-        return recovered
+    def encode(self, event) -> dict:
+        return event.to_dict()
 
-    def _recover_journal(self) -> int:
-        try:
-            with open(self.journal_path, encoding="utf-8") as fh:
-                lines = fh.read().splitlines()
-        except FileNotFoundError:
-            return 0
-        n = 0
-        for line in lines:
-            try:
-                d = json.loads(line)
-                cls = ev.EVENT_TYPES[d.pop("type")]
-                if cls.__dataclass_fields__.get("call_id") is None:
-                    d.pop("call_id", None)
-                if "ivr_path" in d:
-                    d["ivr_path"] = tuple(d["ivr_path"])
-                event = cls(**d)
-            except (ValueError, KeyError, TypeError) as exc:  # a torn last line after a crash
-                log.warning("journal line skipped (%s): %r", exc, line[:200])
-                continue
-            self._idle.clear()
-            self.queue.put_nowait(event)
-            n += 1
-        if n:
-            log.warning("recovered %d call event(s) from the journal left by a previous run", n)
-        return n
-
-    def _truncate_journal(self) -> None:
-        """Everything journalled is committed (the queue is empty): start afresh."""
-        if self._journal_fd is not None:
-            os.ftruncate(self._journal_fd, 0)
-
-    async def stop(self) -> None:
-        await self.flush()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        if self._journal_fd is not None:
-            os.close(self._journal_fd)
-            self._journal_fd = None
-
-    async def flush(self, timeout: float = 10.0) -> None:
-        """Wait until everything queued so far is written."""
-        if self.queue.empty() and self._idle.is_set():
-            return
-        await asyncio.wait_for(self._idle.wait(), timeout)
+    def decode(self, d: dict):
+        cls = ev.EVENT_TYPES[d.pop("type")]
+        if cls.__dataclass_fields__.get("call_id") is None:
+            d.pop("call_id", None)
+        if "ivr_path" in d:
+            d["ivr_path"] = tuple(d["ivr_path"])
+        return cls(**d)
 
     async def create_provisional(self, call_id: str, number: str, name: str | None) -> int:
         """The provisional customer for an unknown caller, made by this single
         writer (idempotent per call): no second connection fights for the lock."""
         done = asyncio.get_running_loop().create_future()
-        self._idle.clear()
         # An agent is looking at a ringing phone: this goes ahead of queued events.
         self._urgent.append(_Provisional(call_id, number, name, done))
-        self.queue.put_nowait(None)  # wakes the writer
+        self.enqueue(None)  # wakes the writer
         return await done
 
     async def reconcile_open_calls(self, live_ids: set[str]) -> int:
         """Close rows left open by a crash or an outage; ordered after queued events."""
         done = asyncio.get_running_loop().create_future()
-        self._idle.clear()
-        self.queue.put_nowait(_Reconcile(set(live_ids), done))
+        self.enqueue(_Reconcile(set(live_ids), done))
         return await done
 
     # -- writer ------------------------------------------------------------
 
-    async def _run(self) -> None:
-        while True:
-            item = await self.queue.get()
-            items = [item]
-            while len(items) < self.batch and not self.queue.empty():
-                items.append(self.queue.get_nowait())
-            items = self._urgent + [i for i in items if i is not None]
-            self._urgent = []
-            if not items:  # wake-ups whose urgent work an earlier batch already did
-                if self.queue.empty():
-                    self._idle.set()
-                continue
-            try:
-                await self._write(items)
-            except Exception:
-                self.failed += len(items)
-                log.exception("writing %d call events failed; retrying once", len(items))
-                await asyncio.sleep(0.5)
-                try:
-                    await self._write(items)
-                    self.failed -= len(items)
-                except Exception:
-                    log.exception("call events dropped after retry: %s",
-                                  [getattr(i, "call_id", None) for i in items])
-            if self.queue.empty():
-                self._truncate_journal()
-                self._idle.set()
+    def prepare(self, items: list) -> list:
+        """Provisional customers first (a ringing agent waits for them); drop wake-ups."""
+        items = self._urgent + [i for i in items if i is not None]
+        self._urgent = []
+        return items
 
-    async def _write(self, items: list) -> None:
+    async def write(self, items: list) -> int:
         """One transaction per batch; events of one call are merged into one upsert."""
         pending: dict[str, dict] = {}
+        records = 0
         settled: list[tuple[asyncio.Future, object]] = []
         async with self.sessionmaker() as db:
             insert = _dialect_insert(db.bind.dialect.name)
@@ -212,10 +133,12 @@ class CallStore:
                 if pending:
                     await db.execute(_upsert_many(insert), [
                         {c: row.get(c) for c in COLUMNS} for row in pending.values()])
-                    self.written += len(pending)
                 pending.clear()
 
             for item in items:
+                if is_record(item):
+                    records += 1
+                    item = record_value(item)
                 if isinstance(item, _Reconcile):
                     await flush_rows()
                     settled.append((item.done, await self._reconcile(db, item.live_ids)))
@@ -236,6 +159,7 @@ class CallStore:
         for fut, result in settled:
             if not fut.done():
                 fut.set_result(result)
+        return records
 
     async def _customer(self, db, call_id: str, row: dict) -> int | None:
         """Match the caller; an unknown inbound caller gets a provisional record."""

@@ -156,7 +156,7 @@ async def test_unauthenticated_access_is_refused(env):
         for path in ("/api/v1/calls", "/api/v1/customers", "/api/v1/agent/state"):
             assert (await http.get(path)).status_code == 401, path
         health = (await http.get("/healthz")).json()
-        assert health == {"status": "ok", "ami_connected": True}
+        assert health == {"status": "ok", "ami_connected": True, "storage": "ok"}
     url = app.state.base_url.replace("http", "ws") + "/ws/agent?token=forged"
     async with websockets.connect(url) as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:

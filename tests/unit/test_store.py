@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import os
 
 import pytest
 from sqlalchemy import func, select
@@ -65,7 +64,7 @@ async def test_one_row_per_call_with_first_and_latest_values(sm):
 async def test_journal_replays_what_a_crash_left_unwritten(sm, tmp_path):
     journal = tmp_path / "calls.journal"
     crashed = make_store(sm, journal)
-    crashed._journal_fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    crashed.open_journal()
     for e in call_events("200.1"):
         crashed(e)  # journalled, but the writer never ran: the process "died" here
     assert await rows(sm) == []

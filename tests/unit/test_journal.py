@@ -1,0 +1,148 @@
+"""The one journalled writer (calls, supervisor records): nothing dropped, the
+journal never truncated over records that are not committed, a database
+outage retried with backoff and reported."""
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from cti import events as ev
+from cti.models import CallRecord
+from cti.store import CallStore
+from ctidesk.db import Base, import_all_models, make_engine, make_sessionmaker
+from ctidesk.journal import JournalledWriter, records_of
+from customers.phone import normalize
+
+
+class Flaky(JournalledWriter):
+    """Writes into a list; fails while ``down`` is set, and says when it tried."""
+
+    name = "flaky"
+
+    def __init__(self, **kw) -> None:
+        super().__init__(min_backoff=0.01, max_backoff=0.05, **kw)
+        self.rows: list = []
+        self.down = False
+        self.attempted = asyncio.Event()
+
+    async def write(self, items):
+        records, _ = records_of(items)
+        self.attempted.set()
+        if self.down:
+            raise RuntimeError("database is locked")
+        self.rows.extend(records)
+        return len(records)
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)  # polling a condition under a deadline
+
+
+async def test_outage_keeps_journalling_and_loses_nothing(tmp_path):
+    journal = tmp_path / "w.journal"
+    w = Flaky(journal=journal)
+    w.start()
+    w.down = True
+    for i in range(5):
+        w.append({"n": i})
+    await w.attempted.wait()
+    await until(lambda: w.failures >= 3)
+    health = w.health()
+    assert health["status"] == "degraded" and health["waiting"] == 5 and "locked" in health["last_error"]
+    for i in range(5, 8):  # the bus goes on during the outage
+        w.append({"n": i})
+    lines = [json.loads(x) for x in journal.read_text().splitlines()]
+    assert [x["n"] for x in lines] == list(range(8)), "every record stays journalled while the database is down"
+    w.down = False
+    await w.flush()
+    assert [r["n"] for r in w.rows] == list(range(8))  # in order, once each
+    assert journal.read_text() == ""  # truncated only now: all committed
+    assert w.health()["status"] == "ok" and w.health()["waiting"] == 0
+    await w.stop()
+
+
+async def test_journal_is_not_truncated_while_a_later_record_waits(tmp_path):
+    """A batch commits while another record is still queued behind it: the file keeps both."""
+    journal = tmp_path / "w.journal"
+    w = Flaky(journal=journal, batch=1)
+    gate = asyncio.Event()
+    original = w.write
+
+    async def slow(items):
+        await gate.wait()
+        return await original(items)
+
+    w.write = slow
+    w.start()
+    w.append({"n": 1})
+    w.append({"n": 2})
+    gate.set()
+    await until(lambda: len(w.rows) == 2)
+    await w.flush()
+    assert journal.read_text() == ""
+    await w.stop()
+
+
+async def test_replay_after_a_crash_mid_outage(tmp_path):
+    journal = tmp_path / "w.journal"
+    first = Flaky(journal=journal)
+    first.start()
+    first.down = True
+    for i in range(3):
+        first.append({"n": i})
+    await until(lambda: first.failures >= 1)
+    first._task.cancel()  # the process dies during the outage
+    revived = Flaky(journal=journal)
+    assert revived.start() == 3
+    await revived.flush()
+    assert [r["n"] for r in revived.rows] == [0, 1, 2]
+    await revived.stop()
+
+
+@pytest.fixture
+async def sm(tmp_path):
+    import_all_models()
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/s.db")
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def test_call_store_survives_a_database_outage(sm, tmp_path):
+    """The old call writer retried once, then dropped the batch and truncated the
+    journal over it. Now: the database refuses writes for a while, every call
+    lands once."""
+    broken = {"on": True}
+
+    def sessionmaker():
+        if broken["on"]:
+            raise OSError("database unavailable")
+        return sm()
+
+    journal = tmp_path / "calls.journal"
+    store = CallStore(sessionmaker, normalize=functools.partial(normalize, country_code="86"),
+                      agent_username=lambda a, i: a, journal=journal)
+    store.min_backoff, store.max_backoff = 0.01, 0.05
+    store.start()
+    for n in range(10):
+        cid = f"500.{n}"
+        store(ev.CallCreated(cid, 1_800_000_000.0 + n, "inbound", "PJSIP/carrier-1", "13800138000", None, "4000"))
+        store(ev.CallEnded(cid, 1_800_000_030.0 + n, "abandoned", None, None, "support"))
+    await until(lambda: store.failures >= 3)
+    assert store.health()["status"] == "degraded"
+    assert len(journal.read_text().splitlines()) == 20
+    broken["on"] = False
+    await store.flush()
+    async with sm() as db:
+        assert (await db.execute(select(func.count()).select_from(CallRecord))).scalar() == 10
+        assert (await db.execute(select(func.count()).select_from(CallRecord)
+                                 .where(CallRecord.outcome == "abandoned"))).scalar() == 10
+    assert journal.read_text() == "" and store.health()["status"] == "ok"
+    await store.stop()
