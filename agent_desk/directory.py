@@ -37,13 +37,13 @@ class AgentDirectory:
         for u in users:
             if not u.extension or not u.active:
                 continue
-            if u.phone in SIP_KINDS:  # a real SIP phone: the PJSIP endpoint named by the extension
+            if getattr(u, "phone", "local") in SIP_KINDS:  # a real SIP phone: the PJSIP endpoint named by the extension
                 interface = state = self.settings.sip_interface_template.format(extension=u.extension)
             else:
                 interface = self.settings.agent_interface(u.extension)
                 state = self.settings.agent_state_interface(u.extension)
             info = AgentInfo(u.username, u.role, u.extension, interface, state, tuple(u.queue_list),
-                             u.display_name or u.username, u.phone)
+                             u.display_name or u.username, getattr(u, "phone", "local"))
             by_username[u.username] = info
             by_device[device_of(info.interface)] = info
         self.by_username, self.by_device = by_username, by_device

@@ -46,6 +46,18 @@ class CallCreated(DomainEvent):
 
 
 @_ev
+class CallUpdated(DomainEvent):
+    """The caller's ID became known (or changed) after ``call_created``: a
+    trunk that sends it late, a ``Set(CALLERID(...))`` in the dialplan."""
+
+    type: ClassVar[str] = "call_updated"
+    call_id: str
+    at: float
+    caller_number: str | None
+    caller_name: str | None
+
+
+@_ev
 class CallRinging(DomainEvent):
     """An agent's phone rings for this call: one event per ringing agent."""
 
@@ -143,7 +155,7 @@ class CallIvrCompleted(DomainEvent):
 
 
 EVENT_TYPES = {cls.type: cls for cls in (
-    CallCreated, CallRinging, CallAnswered, CallEnded, QueueCallerJoined,
+    CallCreated, CallUpdated, CallRinging, CallAnswered, CallEnded, QueueCallerJoined,
     QueueCallerLeft, QueueCallerAbandoned, AgentStatusChanged, CallIvrCompleted)}
 
 

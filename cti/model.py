@@ -298,8 +298,11 @@ class LiveModel:
     def on_newcallerid(self, f: dict) -> None:
         call = self._call(f)
         if call is not None and f.get("Uniqueid") == call.first_uniqueid:
-            call.caller_number = _clean(f.get("CallerIDNum")) or call.caller_number
-            call.caller_name = _clean(f.get("CallerIDName")) or call.caller_name
+            number = _clean(f.get("CallerIDNum")) or call.caller_number
+            name = _clean(f.get("CallerIDName")) or call.caller_name
+            if (number, name) != (call.caller_number, call.caller_name):
+                call.caller_number, call.caller_name = number, name
+                self.emit(ev.CallUpdated(call.id, self._at(f), number, name))
 
     def on_hangup(self, f: dict) -> None:
         uniqueid = f.get("Uniqueid", "")

@@ -79,7 +79,7 @@ class CallStore(JournalledWriter):
         self._customers: dict[str, int | None] = {}  # call_id -> customer, while the call lasts
         self._inbound: dict[str, bool] = {}
 
-    PERSISTED = (ev.CallCreated, ev.CallRinging, ev.CallAnswered, ev.CallEnded,
+    PERSISTED = (ev.CallCreated, ev.CallUpdated, ev.CallRinging, ev.CallAnswered, ev.CallEnded,
                  ev.QueueCallerJoined, ev.QueueCallerAbandoned, ev.CallIvrCompleted)
 
     # bus subscriber: must not block
@@ -183,7 +183,7 @@ class CallStore(JournalledWriter):
     def _row(self, e) -> dict:
         row: dict = {"call_id": e.call_id, "updated_at": utcnow()}
         t = e.type
-        if t in ("call_created", "call_ringing", "queue_caller_joined", "call_ivr_completed"):
+        if t in ("call_created", "call_updated", "call_ringing", "queue_caller_joined", "call_ivr_completed"):
             raw = e.caller_number
             if raw is not None:
                 number = self.normalize(raw)

@@ -28,6 +28,12 @@ function render() {
   }
 }
 
+// Supervisors and admins work from the wallboard: the desk would try a queue
+// login they have no queues for.
+export function landingPage(user) {
+  return user && (user.role === 'supervisor' || user.role === 'admin') ? '/wallboard' : '/desk';
+}
+
 function showError(code, key, params) {
   error = { code, key, params };
 }
@@ -55,7 +61,7 @@ async function onSubmit(event) {
       throw new ApiError(500, 'no token in response');
     }
     saveSession(data.access_token, data.user);
-    window.location.assign('/desk');
+    window.location.assign(landingPage(data.user));
     return; // stay busy while the browser navigates
   } catch (e) {
     const status = e instanceof ApiError ? e.status : 500;

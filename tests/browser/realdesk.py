@@ -13,13 +13,14 @@ def cli_ok(srv, *args: str) -> str:
     return r.stdout
 
 
-def sign_in(page, srv, username: str) -> None:
-    """Log in through the login page and land on the desk."""
+def sign_in(page, srv, username: str, *, lands_on: str = "desk") -> None:
+    """Log in through the login page and land on the desk (supervisors and
+    admins: the wallboard)."""
     page.goto(srv.base_url + "/login")
     page.get_by_test_id("login-username").fill(username)
     page.get_by_test_id("login-password").fill(PASSWORD)
     page.get_by_test_id("login-submit").click()
-    page.wait_for_url(re.compile(r".*/desk$"))
+    page.wait_for_url(re.compile(rf".*/{lands_on}$"))
 
 
 def login(page, srv, username: str, *, wait_available: bool = True) -> None:

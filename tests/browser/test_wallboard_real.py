@@ -24,8 +24,7 @@ def test_wallboard_live_then_reports(page, new_page, sync_server):
     server = sync_server
     cli_ok(server, "sandbox", "phone", "1001", "--answer-delay", "3", "--talk-time", "6")
     cli_ok(server, "sandbox", "phone", "1009", "--answer-delay", "1", "--talk-time", "3")  # sam's phone
-    sign_in(page, server, "sam")
-    page.goto(server.base_url + "/wallboard")
+    sign_in(page, server, "sam", lands_on="wallboard")  # a supervisor lands on the wallboard
     page.wait_for_selector('[data-testid="wb-status"][data-state="connected"]', timeout=15_000)
     row = page.get_by_test_id("agent-alice")
     assert row.get_attribute("data-state") == "logged_out"

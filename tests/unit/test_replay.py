@@ -39,6 +39,7 @@ def test_queue_ivr_answered():
     c = "1795449613.96"
     assert summary(events) == [
         ("call_created", c, None, None),
+        ("call_updated", c, "13800138000", "Zhang San"),  # the caller ID arrives after Newchannel
         ("queue_caller_joined", c, "support", "13800138000", "Zhang San"),
         ("call_ringing", c, "Agent 1001", "support", "13800138000", "Zhang San"),
         ("queue_caller_left", c, "support"),
@@ -108,8 +109,8 @@ def test_replay_cli_json_lines():
                          capture_output=True, text=True, check=True, env={**os.environ},
                          cwd=Path(__file__).resolve().parents[2]).stdout.splitlines()
     rows = [json.loads(line) for line in out]
-    assert [r["type"] for r in rows][:3] == ["call_created", "queue_caller_joined", "call_ringing"]
-    ringing = rows[2]
+    assert [r["type"] for r in rows][:4] == ["call_created", "call_updated", "queue_caller_joined", "call_ringing"]
+    ringing = rows[3]
     assert ringing["call_id"] == "1795449613.96" and ringing["interface"] == "Local/1001@agents/n"
     assert all("type" in r and "call_id" in r for r in rows)
 
@@ -120,6 +121,7 @@ def test_ringall_two_agents_answered():
     calls = [s for s in summary(events) if s[1] == c]
     assert calls == [
         ("call_created", c, None, None),
+        ("call_updated", c, "13912345678", "Li Si"),
         ("queue_caller_joined", c, "support", "13912345678", "Li Si"),
         ("call_ringing", c, "Agent 1002", "support", "13912345678", "Li Si"),
         ("call_ringing", c, "Agent 1001", "support", "13912345678", "Li Si"),
@@ -139,6 +141,7 @@ def test_unknown_caller_abandoned():
     calls = [s for s in summary(events) if s[1] == c]
     assert calls == [
         ("call_created", c, None, None),
+        ("call_updated", c, "02155550123", None),
         ("queue_caller_joined", c, "support", "02155550123", None),
         ("call_ringing", c, "Agent 1001", "support", "02155550123", None),
         ("queue_caller_abandoned", c, "support"),
@@ -154,6 +157,7 @@ def test_direct_dial_pops_a_known_agent_device():
     calls = [s for s in summary(events) if s[1] == c]
     assert calls == [
         ("call_created", c, None, None),
+        ("call_updated", c, "13700137000", "Wang Wu"),
         ("call_ringing", c, "alice", None, "13700137000", "Wang Wu"),
         ("call_answered", c, "alice", None),
         ("call_ended", c, "alice", None, "answered"),
