@@ -28,7 +28,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ivr.schedule import Schedule, parse_schedule
+from ctidesk.calendar import CENTER, CalendarError, Schedule, load_center, parse_schedule
 
 NODE_TYPES = ("play", "menu", "hours", "queue", "lookup", "voicemail", "transfer", "hangup")
 TERMINAL_TYPES = ("queue", "transfer", "hangup")  # the IVR ends there
@@ -158,16 +158,20 @@ class Menu:
 
 # --- loading -------------------------------------------------------------------
 
-def load_menu(path: Path | str, *, recorded_dir: Path | None = None, ticket_types=None) -> Menu:
+def load_menu(path: Path | str, *, recorded_dir: Path | None = None, ticket_types=None,
+              calendar: Path | None = None) -> Menu:
     """Parse and validate; raises :class:`MenuError` listing every error."""
-    menu, problems = check_menu(path, recorded_dir=recorded_dir, ticket_types=ticket_types)
+    menu, problems = check_menu(path, recorded_dir=recorded_dir, ticket_types=ticket_types, calendar=calendar)
     if menu is None:
         raise MenuError(problems)
     return menu
 
 
 def check_menu(path: Path | str, *, recorded_dir: Path | None = None,
-               ticket_types=None) -> tuple[Menu | None, list[Problem]]:
+               ticket_types=None, calendar: Path | None = None) -> tuple[Menu | None, list[Problem]]:
+    """Check a menu file. The schedule name ``center`` is the center's business
+    calendar (``calendar``, default ``config/calendar.toml``), the one ticket
+    SLAs count in: the IVR and the SLAs cannot disagree on when it is open."""
     path = Path(path)
     src = str(path)
     try:
@@ -182,16 +186,25 @@ def check_menu(path: Path | str, *, recorded_dir: Path | None = None,
         return None, [Problem(src, "(syntax)", str(exc))]
     if ticket_types is None:
         from tickets.models import TICKET_TYPES as ticket_types
-    return _Checker(src, data, recorded_dir, tuple(ticket_types)).run()
+    return _Checker(src, data, recorded_dir, tuple(ticket_types), calendar).run()
 
 
 class _Checker:
-    def __init__(self, src: str, data: dict, recorded_dir: Path | None, ticket_types: tuple) -> None:
+    def __init__(self, src: str, data: dict, recorded_dir: Path | None, ticket_types: tuple,
+                 calendar: Path | None = None) -> None:
         self.src, self.data, self.recorded_dir, self.ticket_types = src, data, recorded_dir, ticket_types
+        self.calendar = calendar
         self.problems: list[Problem] = []
 
     def err(self, key: str, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(self.src, key, message, severity))
+
+    @staticmethod
+    def _uses_center(data: dict) -> bool:
+        ivr = data.get("ivr") if isinstance(data.get("ivr"), dict) else {}
+        tables = [ivr] + [v for section in ("queues", "nodes") if isinstance(data.get(section), dict)
+                          for v in data[section].values() if isinstance(v, dict)]
+        return any(t.get("hours") == CENTER or t.get("schedule") == CENTER for t in tables)
 
     def table(self, value, key: str) -> dict:
         if value is None:
@@ -221,13 +234,23 @@ class _Checker:
         self.languages = tuple(languages)
 
         schedules = {}
-        for name, raw in self.table(data.get("hours"), "hours").items():
+        defined = self.table(data.get("hours"), "hours")
+        for name, raw in defined.items():
+            if name == CENTER:
+                self.err(f"hours.{CENTER}", "reserved: \"center\" is the center's business calendar "
+                         "(config/calendar.toml, shared with ticket SLAs); give this schedule another name")
+                continue
             sched, errors = parse_schedule(name, raw, f"hours.{name}")
             for e in errors:
                 self.err(e.key, e.message)
             if sched is not None:
                 schedules[name] = sched
-        self.schedule_names = set(self.table(data.get("hours"), "hours"))
+        self.schedule_names = set(defined) | {CENTER}
+        if self._uses_center(data):
+            try:
+                schedules[CENTER] = load_center(self.calendar)
+            except CalendarError as exc:
+                self.err("(calendar)", f"hours \"center\" is the business calendar, which is invalid: {exc}")
         default_hours = ivr.get("hours")
         if default_hours is not None and default_hours not in self.schedule_names:
             self.err("ivr.hours", f"unknown schedule {default_hours!r} (define [hours.{default_hours}])")

@@ -35,13 +35,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import ClassVar, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from cti.events import DomainEvent
+from ctidesk.calendar import CalendarError, Schedule, load_center
 from ctidesk.db import utcnow
 from ctidesk.settings import PROJECT_ROOT, ConfigError
 from tickets import hooks
@@ -113,11 +114,21 @@ class BusinessCalendar:
     weekly: tuple[tuple[tuple[int, int], ...], ...]
     holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
+    # The shared calendar this one reads its days from (special days,
+    # make-up hours); None for a calendar built here (tests, round the clock).
+    schedule: Schedule | None = None
+
+    @classmethod
+    def of(cls, schedule: Schedule) -> "BusinessCalendar":
+        """Business time on the center's calendar (``ctidesk.calendar``): the same
+        days and hours the IVR answers by."""
+        return cls(tz=schedule.tz, weekly=schedule.weekly, holidays=schedule.holidays,
+                   extra_workdays=schedule.makeup_workdays, schedule=schedule)
 
     def __post_init__(self) -> None:
         if len(self.weekly) != 7:
             raise ValueError("weekly hours need one entry per weekday")
-        if not any(self.weekly):
+        if not any(self.weekly) and self.schedule is None:
             raise ValueError("the calendar has no business hours on any weekday")
         for ranges in self.weekly:
             for start, end in ranges:
@@ -154,9 +165,12 @@ class BusinessCalendar:
 
 @functools.lru_cache(maxsize=4096)
 def _ranges_on(cal: BusinessCalendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
-    if day in cal.holidays:
+    if cal.schedule is not None:
+        spec = cal.schedule.ranges_on(day)
+    elif day in cal.holidays:
         return ()
-    spec = cal.weekly[0] if day in cal.extra_workdays else cal.weekly[day.weekday()]
+    else:
+        spec = cal.weekly[0] if day in cal.extra_workdays else cal.weekly[day.weekday()]
     return tuple((_local_minute(cal.tz, day, s), _local_minute(cal.tz, day, e)) for s, e in spec)
 
 
@@ -303,58 +317,11 @@ class SlaPolicy:
         return add_span(now, self.retry_after, self.calendar)
 
 
-def _hours_ranges(key: str, value) -> tuple[tuple[int, int], ...]:
-    if not isinstance(value, list):
-        raise SlaConfigError(f"calendar.hours.{key}: a list of \"HH:MM-HH:MM\" ranges")
-    ranges = []
-    for item in value:
-        m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", str(item))
-        if not m:
-            raise SlaConfigError(f"calendar.hours.{key}: {item!r} is not HH:MM-HH:MM")
-        h1, m1, h2, m2 = map(int, m.groups())
-        start, end = h1 * 60 + m1, h2 * 60 + m2
-        if m1 > 59 or m2 > 59 or not 0 <= start < end <= _DAY_MINUTES:
-            raise SlaConfigError(f"calendar.hours.{key}: {item!r} must be a forward range "
-                                 "within one day (end at most 24:00)")
-        ranges.append((start, end))
-    ranges.sort()
-    for (_, e1), (s2, _) in zip(ranges, ranges[1:]):
-        if s2 < e1:
-            raise SlaConfigError(f"calendar.hours.{key}: ranges overlap")
-    return tuple(ranges)
-
-
-def _dates(key: str, values) -> frozenset[date]:
-    try:
-        return frozenset(v if isinstance(v, date) else date.fromisoformat(str(v))
-                         for v in values or ())
-    except (TypeError, ValueError) as exc:
-        raise SlaConfigError(f"calendar.{key}: {exc}") from None
-
-
 def _span(where: str, raw) -> Span:
     try:
         return parse_span(raw)
     except ValueError as exc:
         raise SlaConfigError(f"{where}: {exc}") from None
-
-
-def _calendar(data: dict) -> BusinessCalendar:
-    try:
-        tz = ZoneInfo(str(data.get("timezone", "Asia/Shanghai")))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SlaConfigError(f"calendar.timezone: {exc}") from None
-    hours = data.get("hours")
-    if not isinstance(hours, dict):
-        raise SlaConfigError("calendar.hours: required, one key per weekday (mon..sun)")
-    unknown = set(hours) - set(WEEKDAYS)
-    if unknown:
-        raise SlaConfigError(f"calendar.hours: unknown weekday(s) {', '.join(sorted(unknown))}")
-    weekly = tuple(_hours_ranges(d, hours.get(d, [])) for d in WEEKDAYS)
-    if not any(weekly):
-        raise SlaConfigError("calendar.hours: no business hours on any weekday")
-    return BusinessCalendar(tz=tz, weekly=weekly, holidays=_dates("holidays", data.get("holidays")),
-                            extra_workdays=_dates("extra_workdays", data.get("extra_workdays")))
 
 
 def _level(name: str, data: dict, calendar: BusinessCalendar) -> Level:
@@ -384,8 +351,9 @@ def _level(name: str, data: dict, calendar: BusinessCalendar) -> Level:
                  resolve_within=None if resolve is None else _span(f"{where}.resolve_within", resolve))
 
 
-def load_policy(path: Path | str | None = None) -> SlaPolicy:
-    """Parse and check an SLA file (default ``config/sla.toml``)."""
+def load_policy(path: Path | str | None = None, *, calendar: Path | str | None = None) -> SlaPolicy:
+    """Parse and check an SLA file (default ``config/sla.toml``); business time
+    runs on the center's calendar (``calendar``, default ``config/calendar.toml``)."""
     path = Path(path or DEFAULT_SLA_CONFIG)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -393,14 +361,20 @@ def load_policy(path: Path | str | None = None) -> SlaPolicy:
         raise SlaConfigError(f"{path}: not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise SlaConfigError(f"{path}: {exc}") from None
+    if "calendar" in data:
+        raise SlaConfigError(f"{path}: [calendar] moved to config/calendar.toml, the one business "
+                             "calendar the SLAs and the IVR share (rename extra_workdays to makeup_workdays)")
     try:
-        return _policy(data)
+        center = load_center(calendar)
+    except CalendarError as exc:
+        raise SlaConfigError(str(exc)) from None
+    try:
+        return _policy(data, BusinessCalendar.of(center))
     except SlaConfigError as exc:
         raise SlaConfigError(f"{path}: {exc}") from None
 
 
-def _policy(data: dict) -> SlaPolicy:
-    calendar = _calendar(data.get("calendar") or {})
+def _policy(data: dict, calendar: BusinessCalendar) -> SlaPolicy:
     levels = {name: _level(name, spec, calendar) for name, spec in (data.get("levels") or {}).items()}
 
     def mapping(where: str, table) -> dict[str, str]:

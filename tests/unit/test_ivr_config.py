@@ -17,14 +17,14 @@ BASE = '''
 [ivr]
 start = "welcome"
 languages = ["zh-CN", "en"]
-hours = "center"
+hours = "office"
 fallback = "op"
 [ivr.intents]
 complaint = "complaint"
 
-[hours.center]
+[hours.office]
 timezone = "Asia/Shanghai"
-[hours.center.weekly]
+[hours.office.weekly]
 mon = ["09:00-18:00"]
 
 [queues.support]
@@ -135,11 +135,11 @@ def test_a_recorded_file_stands_in_for_a_missing_text(tmp_path):
 
 
 @pytest.mark.parametrize("change, key, words", [
-    ('timezone = "Asia/Shanghai"', "hours.center.timezone", "unknown time zone"),
-    ('mon = ["09:00-18:00"]', "hours.center.weekly.mon", "must run forward"),
-    ('mon = ["09:00-18:00"]', "hours.center.weekly.mon", "overlap"),
-    ('mon = ["09:00-18:00"]', "hours.center.weekly.mon", "is not"),
-    ('mon = ["09:00-18:00"]', "hours.center.weekly.funday", "unknown weekday"),
+    ('timezone = "Asia/Shanghai"', "hours.office.timezone", "unknown time zone"),
+    ('mon = ["09:00-18:00"]', "hours.office.weekly.mon", "must run forward"),
+    ('mon = ["09:00-18:00"]', "hours.office.weekly.mon", "overlap"),
+    ('mon = ["09:00-18:00"]', "hours.office.weekly.mon", "is not"),
+    ('mon = ["09:00-18:00"]', "hours.office.weekly.funday", "unknown weekday"),
 ])
 def test_bad_schedules(tmp_path, change, key, words):
     replacement = {
@@ -154,12 +154,12 @@ def test_bad_schedules(tmp_path, change, key, words):
 
 
 def test_bad_holiday_and_special_day(tmp_path):
-    text = BASE.replace('[hours.center.weekly]', 'holidays = ["2026-13-01"]\n[hours.center.special]\n'
-                                                 '"2026-12-24" = ["08:00-25:00"]\n[hours.center.weekly]')
+    text = BASE.replace('[hours.office.weekly]', 'holidays = ["2026-13-01"]\n[hours.office.special]\n'
+                                                 '"2026-12-24" = ["08:00-25:00"]\n[hours.office.weekly]')
     menu, problems, _ = check(tmp_path, text)
     assert menu is None
-    assert "is not a date" in problems[("hours.center.holidays[0]", "error")]
-    assert "must run forward" in problems[('hours.center.special."2026-12-24"', "error")]
+    assert "is not a date" in problems[("hours.office.holidays[0]", "error")]
+    assert "must run forward" in problems[('hours.office.special."2026-12-24"', "error")]
 
 
 def test_node_level_mistakes(tmp_path):
@@ -190,7 +190,7 @@ def test_fallback_must_end_the_ivr(tmp_path):
 
 def test_tree_shows_every_route():
     lines = tree_lines(load_menu(DEMO))
-    assert lines[0].startswith("welcome: hours center")
+    assert lines[0].startswith("welcome: hours hotline")
     assert any("2: to_sales: queue sales" in line for line in lines)
     assert any("9 language=en: main_en: menu" in line for line in lines)
     assert any("1 intent=complaint: leave_message: voicemail" in line for line in lines)

@@ -212,7 +212,7 @@ def closed_demo(tmp_path):
 async def test_after_hours_voicemail_with_intent_and_reference_read_back(closed_demo):
     services = FakeServices()
     s, ch, _ = await run(closed_demo, "!3", services=services)
-    assert path_of(s)[0] == ("welcome", None, "closed") and s.closed_by == "center"
+    assert path_of(s)[0] == ("welcome", None, "closed") and s.closed_by == "hotline"
     assert services.voicemails == [{"intent": "repair", "path": "/spool/c1", "language": "zh-CN"}]
     assert ch.recorded == [{"path": "/spool/c1", "max_s": 120, "silence_s": 5}]
     assert ("4 2", "zh-CN") in services.said and "zh-CN/reference" in ch.played

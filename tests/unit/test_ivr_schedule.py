@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr.schedule import ScheduleError, parse_ranges, parse_schedule
+from ctidesk.calendar import ScheduleError, parse_ranges, parse_schedule
 
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")

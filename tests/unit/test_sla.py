@@ -17,19 +17,20 @@ from tests.factories import make_customer
 SH = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc
 
-POLICY_TOML = """
-[calendar]
+CALENDAR_TOML = """
 timezone = "Asia/Shanghai"
 holidays = ["2026-05-01"]
-extra_workdays = ["2026-05-09"]
+makeup_workdays = ["2026-05-09"]
 
-[calendar.hours]
+[weekly]
 mon = ["09:00-18:00"]
 tue = ["09:00-18:00"]
 wed = ["09:00-18:00"]
 thu = ["09:00-18:00"]
 fri = ["09:00-18:00"]
+"""
 
+POLICY_TOML = """
 [levels.standard]
 respond_within = "4h"
 resolve_within = "72h"
@@ -72,9 +73,10 @@ def local(*args) -> datetime:
 
 @pytest.fixture(scope="module")
 def policy(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sla") / "sla.toml"
-    path.write_text(POLICY_TOML, encoding="utf-8")
-    return load_policy(path)
+    d = tmp_path_factory.mktemp("sla")
+    (d / "calendar.toml").write_text(CALENDAR_TOML, encoding="utf-8")
+    (d / "sla.toml").write_text(POLICY_TOML, encoding="utf-8")
+    return load_policy(d / "sla.toml", calendar=d / "calendar.toml")
 
 
 @pytest.fixture
@@ -203,12 +205,13 @@ def test_level_lookup(policy):
 
 _BASE = {"tz": "Asia/Shanghai", "mon": '"09:00-18:00"', "fri": "", "resolve": '"8h"', "warn": "0.2",
          "level": '"std"', "attempts": "3"}
-_TEMPLATE = """
-[calendar]
+_CALENDAR = """
 timezone = "{tz}"
-[calendar.hours]
+[weekly]
 mon = [{mon}]
 fri = [{fri}]
+"""
+_TEMPLATE = """
 [levels.std]
 resolve_within = {resolve}
 warn_before = {warn}
@@ -221,8 +224,8 @@ max_attempts = {attempts}
 
 @pytest.mark.parametrize("change,message", [
     ({"level": '"gold"'}, "types.repair: unknown level 'gold'"),
-    ({"mon": '"18:00-09:00"'}, "calendar.hours.mon"),
-    ({"mon": '"09:00-12:00", "11:00-18:00"'}, "calendar.hours.mon: ranges overlap"),
+    ({"mon": '"18:00-09:00"'}, "calendar.weekly.mon"),
+    ({"mon": '"09:00-12:00", "11:00-18:00"'}, "calendar.weekly.mon: ranges overlap"),
     ({"mon": ""}, "no business hours"),
     ({"tz": "Mars/Olympus"}, "calendar.timezone"),
     ({"resolve": '"soon"'}, "levels.std.resolve_within"),
@@ -231,12 +234,58 @@ max_attempts = {attempts}
     ({"attempts": "0"}, "callbacks.max_attempts"),
 ])
 def test_bad_config_names_the_key(tmp_path, change, message):
-    path = tmp_path / "sla.toml"
-    path.write_text(_TEMPLATE.format(**{**_BASE, **change}), encoding="utf-8")
+    path, cal = tmp_path / "sla.toml", tmp_path / "calendar.toml"
+    values = {**_BASE, **change}
+    path.write_text(_TEMPLATE.format(**values), encoding="utf-8")
+    cal.write_text(_CALENDAR.format(**values), encoding="utf-8")
     with pytest.raises(SlaConfigError, match=re.escape(message)):
-        load_policy(path)
+        load_policy(path, calendar=cal)
     path.write_text(_TEMPLATE.format(**_BASE), encoding="utf-8")
-    assert load_policy(path).level_for("repair").name == "std"
+    cal.write_text(_CALENDAR.format(**_BASE), encoding="utf-8")
+    assert load_policy(path, calendar=cal).level_for("repair").name == "std"
+
+
+def test_a_calendar_left_in_the_sla_file_is_refused(tmp_path):
+    path = tmp_path / "sla.toml"
+    path.write_text('[calendar]\ntimezone = "Asia/Shanghai"\n' + _TEMPLATE.format(**_BASE), encoding="utf-8")
+    with pytest.raises(SlaConfigError, match="moved to config/calendar.toml"):
+        load_policy(path)
+
+
+def test_sla_and_ivr_share_one_calendar(tmp_path):
+    """The IVR's hours "center" and the SLA's business time are the same calendar:
+    a make-up Saturday is open for both, a holiday closed for both, special
+    hours count for both."""
+    from ivr.config import load_menu
+    from tests.unit.test_ivr_config import BASE
+
+    cal = tmp_path / "calendar.toml"
+    cal.write_text(CALENDAR_TOML + '[special]\n"2026-05-08" = ["09:00-12:00"]\n', encoding="utf-8")
+    (tmp_path / "sla.toml").write_text(POLICY_TOML, encoding="utf-8")
+    policy = load_policy(tmp_path / "sla.toml", calendar=cal)
+    menu_file = tmp_path / "ivr.toml"
+    menu_file.write_text(BASE.replace('hours = "office"', 'hours = "center"'), encoding="utf-8")
+    center = load_menu(menu_file, calendar=cal).schedule_for(None)
+    for moment, is_open in [(local(2026, 5, 9, 10, 0), True),     # make-up Saturday
+                            (local(2026, 5, 1, 10, 0), False),    # holiday (a Friday)
+                            (local(2026, 5, 8, 13, 0), False),    # special day: closes at noon
+                            (local(2026, 5, 8, 11, 0), True),
+                            (local(2026, 5, 10, 10, 0), False)]:  # an ordinary Sunday
+        assert center.is_open(moment) is is_open, moment
+        assert policy.calendar.is_open(moment) is is_open, moment
+    # two business hours from Friday 11:00 before a special noon close: Saturday (make-up) 10:00
+    assert add_business_time(local(2026, 5, 8, 11, 0), timedelta(hours=2), policy.calendar) == \
+        local(2026, 5, 9, 10, 0).astimezone(UTC)
+
+
+def test_the_ivr_may_not_redefine_the_center(tmp_path):
+    from ivr.config import check_menu
+    from tests.unit.test_ivr_config import BASE
+
+    menu_file = tmp_path / "ivr.toml"
+    menu_file.write_text(BASE.replace("[hours.office", "[hours.center"), encoding="utf-8")
+    _menu, problems = check_menu(menu_file)
+    assert any(p.key == "hours.center" and "reserved" in p.message for p in problems)
 
 
 def test_missing_file(tmp_path):

@@ -1,13 +1,18 @@
-"""Business hours for the IVR: a weekly schedule, holidays and special days, in a time zone.
+"""Business calendars: weekly hours, holidays, make-up workdays and special days, in a time zone.
 
-Why not ``tickets.sla.BusinessCalendar``: the IVR needs *special days* with
-their own hours (Christmas Eve closes at noon, a make-up Saturday opens 9-17),
-several named schedules (the center and each queue may differ), and a precise
-error per key for ``ctidesk ivr check``. The rule per local date is:
+One module for every "is the center open?" question (issue 12.6): the center's
+own calendar lives in ``config/calendar.toml`` (:func:`load_center`) and is
+what ticket SLAs count business time in (``tickets.sla``) and what the IVR
+means by ``hours = "center"``; the IVR may name further schedules (a queue
+with its own hours, a round-the-clock hotline) with the same syntax.
+
+The rule per local date is:
 
 1. a date in ``holidays`` is closed all day;
 2. a date in ``special`` uses its own ranges (an empty list is closed);
-3. otherwise the weekday's ranges.
+3. a date in ``makeup_workdays`` (调休: a weekend day worked to make up for a
+   holiday bridge) gets ``makeup_hours`` (default: Monday's);
+4. otherwise the weekday's ranges.
 
 Ranges are ``"HH:MM-HH:MM"`` in local time, end exclusive, ``24:00`` allowed
 as an end; a range may not cross midnight (write two). Local time comes from
@@ -17,7 +22,9 @@ a wall-clock minute skipped by a DST jump simply never happens.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,12 +51,22 @@ class Schedule:
     weekly: tuple[Ranges, ...]  # index 0 = Monday
     holidays: frozenset[date] = frozenset()
     special: dict = field(default_factory=dict)  # date -> Ranges
+    makeup_workdays: frozenset[date] = frozenset()
+    makeup_hours: Ranges | None = None  # None: Monday's
+
+    def __hash__(self) -> int:  # frozen with a dict inside: hash by identity (used as a cache key)
+        return id(self)
+
+    def __eq__(self, other) -> bool:
+        return self is other
 
     def ranges_on(self, day: date) -> Ranges:
         if day in self.holidays:
             return ()
         if day in self.special:
             return self.special[day]
+        if day in self.makeup_workdays:
+            return self.weekly[0] if self.makeup_hours is None else self.makeup_hours
         return self.weekly[day.weekday()]
 
     def is_open(self, at: datetime) -> bool:
@@ -125,7 +142,7 @@ def parse_schedule(name: str, data, prefix: str) -> tuple[Schedule | None, list[
     errors: list[ScheduleError] = []
     if not isinstance(data, dict):
         return None, [ScheduleError(prefix, "expected a table")]
-    known = {"timezone", "weekly", "holidays", "special"}
+    known = {"timezone", "weekly", "holidays", "special", "makeup_workdays", "makeup_hours"}
     for key in sorted(set(data) - known):
         errors.append(ScheduleError(f"{prefix}.{key}", f"unknown key (use {', '.join(sorted(known))})"))
     tz = None
@@ -173,6 +190,64 @@ def parse_schedule(name: str, data, prefix: str) -> tuple[Schedule | None, list[
                     errors.append(ScheduleError(key, "also listed in holidays; say which it is"))
             except ScheduleError as exc:
                 errors.append(exc)
+    makeup: set[date] = set()
+    raw_makeup = data.get("makeup_workdays", [])
+    if not isinstance(raw_makeup, list):
+        errors.append(ScheduleError(f"{prefix}.makeup_workdays", "expected a list of dates"))
+    else:
+        for i, raw in enumerate(raw_makeup):
+            key = f"{prefix}.makeup_workdays[{i}]"
+            try:
+                day = _date(key, raw)
+                if day in holidays:
+                    errors.append(ScheduleError(key, "also listed in holidays; say which it is"))
+                makeup.add(day)
+            except ScheduleError as exc:
+                errors.append(exc)
+    makeup_hours = None
+    if "makeup_hours" in data:
+        try:
+            makeup_hours = parse_ranges(f"{prefix}.makeup_hours", data["makeup_hours"])
+        except ScheduleError as exc:
+            errors.append(exc)
     if errors or tz is None:
         return None, errors
-    return Schedule(name=name, tz=tz, weekly=tuple(weekly), holidays=frozenset(holidays), special=special), []
+    return Schedule(name=name, tz=tz, weekly=tuple(weekly), holidays=frozenset(holidays), special=special,
+                    makeup_workdays=frozenset(makeup), makeup_hours=makeup_hours), []
+
+
+# --- the center's calendar -----------------------------------------------------
+
+CENTER = "center"
+DEFAULT_CALENDAR = Path(__file__).resolve().parent.parent / "config" / "calendar.toml"
+
+
+class CalendarError(ValueError):
+    """The center's calendar file is invalid; the message lists every problem with its key."""
+
+
+_cache: dict[Path, tuple[float, Schedule]] = {}
+
+
+def load_center(path: Path | str | None = None) -> Schedule:
+    """The center's business calendar (``config/calendar.toml`` by default),
+    read again only when the file changes."""
+    path = Path(path or DEFAULT_CALENDAR)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError as exc:
+        raise CalendarError(f"{path}: cannot read the business calendar ({exc.strerror or exc})") from None
+    hit = _cache.get(path)
+    if hit is not None and hit[0] == mtime:
+        return hit[1]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CalendarError(f"{path}: {exc}") from None
+    schedule, errors = parse_schedule(CENTER, data, "calendar")
+    if errors:
+        raise CalendarError(f"{path}: " + "; ".join(str(e) for e in errors))
+    if not any(schedule.weekly) and not schedule.special and not schedule.makeup_workdays:
+        raise CalendarError(f"{path}: calendar.weekly: no business hours on any day")
+    _cache[path] = (mtime, schedule)
+    return schedule
