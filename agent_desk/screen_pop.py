@@ -84,6 +84,10 @@ class ScreenPop:
                 "ivr_path": [], "waiting_s": None, "ringing_at": event.at},
                 "customer": None, "provisional_customer": None, "history": [], "open_tickets": [],
                 "lookup_failed": True}
+        transfers = self.c.services.get("transfers")  # issue 11: what the previous seat handed over
+        handoff = transfers.handoff_for(event.call_id, username) if transfers is not None else None
+        if handoff is not None:
+            message["handoff"] = handoff
         message["timing"] = {"ami_read_at": read_at, "sent_at": time.time()}
         if self.c.hub.send(username, message):
             self.sent += 1

@@ -47,9 +47,12 @@ async def list_calls(
 @router.get("/api/v1/calls/{call_id}")
 async def get_call(call_id: str, user=Depends(current_user), db: AsyncSession = Depends(get_db)):
     call = await service.get(db=db, call_id=call_id)
-    if call is None or (user.role not in ALL_CALLS_ROLES and call.agent_username != user.username):
+    if call is None or (user.role not in ALL_CALLS_ROLES
+                        and user.username not in (call.agent_username, call.transferred_from)):
         raise HTTPException(404, "no such call")
-    return service.call_dict(call)
+    from agent_desk.transfer import call_handoffs  # issue 11: every transfer with its handoff
+
+    return {**service.call_dict(call), "transfers": await call_handoffs(db, call.call_id)}
 
 
 @router.get("/healthz")

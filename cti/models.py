@@ -35,6 +35,9 @@ class CallRecord(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     cause: Mapped[str | None] = mapped_column(String(64), nullable=True)
     ivr_path: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list
+    # issue 11: the agent who transferred the call away (agent_username is then the
+    # one who has it last); every transfer with its handoff is in call_handoffs
+    transferred_from: Mapped[str | None] = mapped_column(String(64), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
@@ -44,4 +47,27 @@ class CallRecord(Base):
         Index("ix_calls_queue_created", "queue", "created_at"),
         Index("ix_calls_created", "created_at"),
         Index("ix_calls_open", "ended_at"),
+        Index("ix_calls_transferred_from", "transferred_from"),
     )
+
+
+class CallHandoff(Base):
+    """A desk transfer (issue 11) and what the agent handed over with it: notes
+    and the ticket draft the next seat's screen pop shows. One row per transfer
+    request; ``status`` follows Asterisk: requested -> completed | failed."""
+
+    __tablename__ = "call_handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)  # Linkedid: kept across the transfer
+    mode: Mapped[str] = mapped_column(String(16))  # blind | attended
+    from_username: Mapped[str] = mapped_column(String(64))
+    to_username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    to_queue: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    to_extension: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    draft: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

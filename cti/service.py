@@ -26,6 +26,9 @@ def call_dict(c: CallRecord) -> dict:
         "ended_at": c.ended_at.isoformat() if c.ended_at else None,
         "hold_time_s": c.hold_time_s, "duration_s": duration, "outcome": c.outcome, "cause": c.cause,
         "ivr_path": json.loads(c.ivr_path) if c.ivr_path else [],
+        "transferred_from": c.transferred_from,  # issue 11
+        # everyone who had the call, in order (a transfer keeps the call id)
+        "agents": [a for a in (c.transferred_from, c.agent_username or c.agent) if a],
     }
 
 
@@ -61,8 +64,8 @@ async def search(*, db: AsyncSession, start: datetime | None = None, end: dateti
     if numbers:
         q = q.where(CallRecord.caller_number.in_(numbers) | CallRecord.caller_number_raw.in_(numbers)
                     | CallRecord.called_number.in_(numbers))
-    if agent:
-        q = q.where(CallRecord.agent_username == agent)
+    if agent:  # the agent who has it, or the one who transferred it away
+        q = q.where((CallRecord.agent_username == agent) | (CallRecord.transferred_from == agent))
     if queue:
         q = q.where(CallRecord.queue == queue)
     q = q.order_by(CallRecord.created_at.desc(), CallRecord.id.desc()).limit(limit).offset(offset)

@@ -85,6 +85,9 @@ def create_app(settings: Settings, *, start_bridge: bool = True) -> FastAPI:
     from agent_desk.phone_http import router as phone_router  # issue 11
 
     app.include_router(phone_router)
+    from agent_desk.transfer_http import router as transfer_router  # issue 11: expert seat transfer
+
+    app.include_router(transfer_router)
     app.include_router(tickets_router)
     app.include_router(dispatch_router)
     app.include_router(callbacks_router)

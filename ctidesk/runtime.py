@@ -71,6 +71,10 @@ async def running(container, *, start_bridge: bool = True):
     container.services["recordings"] = recordings
     bus.subscribe(recordings)
     recordings.start()
+    from agent_desk.transfer import TransferService  # issue 11: expert seat transfer
+
+    transfers = container.services["transfers"] = TransferService(container, directory=directory, model=model)
+    bus.subscribe(transfers)
     from accounts.sip_audit import SipAuthAudit  # issue 11: failed SIP authentication -> audit rows
 
     sip_audit = container.services["sip_audit"] = SipAuthAudit(container.sessionmaker)
@@ -104,6 +108,7 @@ async def running(container, *, start_bridge: bool = True):
         yield
     finally:
         await sla.stop()
+        await transfers.stop()
         await sip_audit.stop()
         await recordings.stop()
         await supervisor.stop()

@@ -282,6 +282,44 @@ class RecordingService:
             raise
         return rec_id
 
+    async def continue_on_channel(self, call, from_channel: str, to_channel: str) -> bool:
+        """Issue 11: a transfer hangs up the agent's leg, where the dialplan's
+        MixMonitor runs. Keep one file for the whole call: the row now follows
+        ``to_channel`` (the caller's), the agent leg's MixMonitor is stopped and
+        one on ``to_channel`` appends (option ``a``) to the same file. The row's
+        uniqueid moves first, so the agent leg's MixMonitorStop finishes nothing;
+        the caller's MixMonitorStart finds the row by its file and adds none."""
+        bridge = self.c.bridge
+        from_uid = next((u for u, ch in call.channels.items() if ch == from_channel), None)
+        to_uid = next((u for u, ch in call.channels.items() if ch == to_channel), None)
+        if bridge is None or to_uid is None:
+            return False
+        async with self.c.sessionmaker() as db:
+            rows = (await db.execute(select(Recording).where(Recording.call_id == call.id,
+                                                             Recording.status == "recording",
+                                                             Recording.kind == "full"))).scalars().all()
+            rec = next((r for r in rows if r.uniqueid == from_uid), None) or (rows[0] if rows else None)
+            if rec is None:
+                return False
+            path = None
+            for channel, variable in ((from_channel, "MIXMONITOR_FILENAME"), (to_channel, "REC")):
+                with contextlib.suppress(Exception):
+                    resp = await bridge.action({"Action": "Getvar", "Channel": channel, "Variable": variable},
+                                               timeout=2)
+                    value = (resp.get("Value") if hasattr(resp, "get") else None) or ""
+                    if value.startswith("/"):
+                        path = value
+                        break
+            if path is None:
+                path = f"{self.settings.recordings_spool.rstrip('/')}/{call.id}.wav"
+            rec.uniqueid = to_uid
+            await db.commit()
+        with contextlib.suppress(Exception):  # the leg may already be gone: its MixMonitor with it
+            await bridge.action({"Action": "StopMixMonitor", "Channel": from_channel}, timeout=3)
+        await bridge.action({"Action": "MixMonitor", "Channel": to_channel, "File": path, "Options": "a"},
+                            timeout=5)
+        return True
+
     # -- ingest ----------------------------------------------------------------
 
     async def _worker(self) -> None:

@@ -70,6 +70,7 @@ SANDBOX_FILES = {
     "ctidesk_pjsip.conf.in": "ctidesk_pjsip.conf",
     "http.conf.in": "http.conf",
     "rtp.conf.in": "rtp.conf",
+    "features.conf.in": "features.conf",  # issue 11: AMI Atxfer needs an atxfer code
 }
 # The carrier loads the PBX's module list (what is safe on loopback here).
 CARRIER_FILES = {"modules.conf.in": "modules.conf", **{f"carrier/{name}.in": name for name in (

@@ -1,0 +1,368 @@
+"""Expert seat transfer (issue 11): the rules behind ``POST /api/v1/agent/transfer``.
+
+An agent on an answered call hands the caller to an expert (or another agent)
+by username, or to a queue, blind or attended, with notes and a ticket draft
+for the next seat:
+
+* **Validation first** (:meth:`TransferService.check`): the agent has a phone
+  and an answered call the live model shows; the target is an active
+  expert/agent with an extension and not the agent, or one of the sandbox's
+  queues; notes <= 2000 characters, the draft a JSON object <= 8 KB.
+* **The handoff before the phone rings**: a ``call_handoffs`` row and an
+  in-memory copy keyed by the call id (a transfer keeps the Linkedid), so the
+  screen pop built when the target's phone rings carries
+  ``handoff: {from_agent, notes, draft, mode}``.
+* **The recording goes on**: the dialplan records the agent's leg, which a
+  transfer hangs up; the recording is moved onto the caller's channel (same
+  file, MixMonitor option ``a``) before the transfer, so one file covers the
+  whole call (``RecordingService.continue_on_channel``).
+* **Asterisk does the transfer**: blind = AMI ``BlindTransfer`` on the agent's
+  channel (its bridge peer, the caller, goes to ``ctidesk-xfer``); attended =
+  AMI ``Atxfer`` on the agent's channel (the caller waits on hold, the agent
+  talks to the target; when the agent hangs up, the caller is connected).
+  ``ctidesk-xfer`` takes an agent's extension or ``q-<queue>``.
+* **Asterisk says when it happened**: the live model turns the
+  ``BlindTransfer``/``AttendedTransfer`` AMI events into ``call_transferred``;
+  this service (a bus subscriber) sends it to both agents' desks, marks the
+  handoff completed and writes ``transferred_from``/``agent_username`` on the
+  call row.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+
+from cti.model import device_of
+from ctidesk.db import utcnow
+
+log = logging.getLogger(__name__)
+
+XFER_CONTEXT = "ctidesk-xfer"
+NOTES_MAX = 2000
+DRAFT_MAX_BYTES = 8192
+TARGET_ROLES = ("expert", "agent")
+MODES = ("blind", "attended")
+
+
+class TransferError(Exception):
+    """A refused transfer: ``status`` is the HTTP status, ``message`` says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Handoff:
+    id: int | None
+    call_id: str
+    mode: str
+    from_agent: str
+    to_agent: str | None
+    to_queue: str | None
+    notes: str
+    draft: dict = field(default_factory=dict)
+
+    def pop(self) -> dict:
+        """What the next seat's screen pop shows."""
+        return {"id": self.id, "from_agent": self.from_agent, "mode": self.mode, "to_agent": self.to_agent,
+                "to_queue": self.to_queue, "notes": self.notes, "draft": self.draft}
+
+
+@dataclass
+class Plan:
+    """A checked transfer: what to ask Asterisk for."""
+
+    call: object  # cti.model.Call
+    agent: object  # agent_desk.directory.AgentInfo
+    mode: str
+    to_agent: object | None  # AgentInfo of the target, or None for a queue
+    to_queue: str | None
+    exten: str
+    agent_channel: str
+    caller_channel: str | None
+
+
+def check_payload(mode: str, target: dict, notes: str | None, draft: dict | None, queues) -> tuple[str | None, str | None]:
+    """Shape checks that need no live state: (expert username, queue)."""
+    if mode not in MODES:
+        raise TransferError(422, f"mode must be one of {', '.join(MODES)}")
+    if not isinstance(target, dict) or len(target) != 1 or next(iter(target)) not in ("expert", "queue"):
+        raise TransferError(422, 'target must be {"expert": username} or {"queue": name}')
+    (kind, value), = target.items()
+    if not isinstance(value, str) or not value.strip():
+        raise TransferError(422, f"target.{kind} must be a non-empty string")
+    if notes is not None and len(notes) > NOTES_MAX:
+        raise TransferError(422, f"notes: at most {NOTES_MAX} characters ({len(notes)} given)")
+    if draft is not None:
+        if not isinstance(draft, dict):
+            raise TransferError(422, "draft must be a JSON object")
+        size = len(json.dumps(draft, ensure_ascii=False).encode())
+        if size > DRAFT_MAX_BYTES:
+            raise TransferError(422, f"draft: at most {DRAFT_MAX_BYTES} bytes as JSON ({size} given)")
+    if kind == "queue":
+        if value not in queues:
+            raise TransferError(422, f"no such queue {value!r} (queues: {', '.join(queues)})")
+        return None, value
+    return value.strip(), None
+
+
+class TransferService:
+    """``container.services["transfers"]``; also a bus subscriber."""
+
+    def __init__(self, container, *, directory, model, queues=None) -> None:
+        if queues is None:
+            from sandbox.config import QUEUES as queues
+        self.c = container
+        self.directory = directory
+        self.model = model
+        self.queues = tuple(queues)
+        self.handoffs: dict[str, Handoff] = {}  # call_id -> the latest handoff of a live call
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- screen pop ------------------------------------------------------------
+
+    def handoff_for(self, call_id: str, username: str | None = None) -> dict | None:
+        """The handoff a ringing seat sees (never the agent who handed it over)."""
+        h = self.handoffs.get(call_id)
+        if h is None or (username is not None and username == h.from_agent):
+            return None
+        return h.pop()
+
+    # -- checks ----------------------------------------------------------------
+
+    def answered_call(self, info):
+        """The answered call the agent is on now, per the live model."""
+        if self.model is None:
+            return None
+        device = device_of(info.interface)
+        mine = [c for c in self.model.calls.values() if c.answered_at is not None and c.ended_at is None
+                and ((c.interface and device_of(c.interface) == device) or c.agent == info.username)
+                and any(device_of(ch) == device for ch in c.channels.values())]
+        mine.sort(key=lambda c: c.answered_at, reverse=True)
+        return mine[0] if mine else None
+
+    @staticmethod
+    def agent_channel(call, device: str) -> str | None:
+        """The agent's channel bridged with the caller (Local's ``;1`` half)."""
+        mine = [ch for ch in call.channels.values() if device_of(ch) == device]
+        mine.sort(key=lambda ch: (not ch.endswith(";1"), ch))
+        return mine[0] if mine else None
+
+    @staticmethod
+    def caller_channel(call, device: str) -> str | None:
+        """The customer's channel: the call's first channel unless that is the agent's own phone."""
+        if call.first_channel and device_of(call.first_channel) != device and \
+                call.first_channel in call.channels.values():
+            return call.first_channel
+        others = [ch for ch in call.channels.values() if device_of(ch) != device and not ch.startswith("Local/")]
+        return others[0] if others else None
+
+    def plan(self, username: str, mode: str, target: dict, notes: str | None, draft: dict | None) -> Plan:
+        expert, queue = check_payload(mode, target, notes, draft, self.queues)
+        info = self.directory.by_username.get(username)
+        if info is None:
+            raise TransferError(409, f"user {username!r} has no phone extension; an admin must set one")
+        call = self.answered_call(info)
+        if call is None:
+            raise TransferError(409, "you are not on an answered call: there is nothing to transfer")
+        to_info = None
+        if expert is not None:
+            if expert == username:
+                raise TransferError(422, "you cannot transfer a call to yourself")
+            to_info = self.directory.by_username.get(expert)
+            if to_info is None:
+                raise TransferError(404, f"no active user {expert!r} with a phone extension")
+            if to_info.role not in TARGET_ROLES:
+                raise TransferError(422, f"{expert!r} is a {to_info.role}; calls go to experts or agents")
+            if device_of(to_info.interface) == device_of(info.interface):
+                raise TransferError(422, f"{expert!r} shares your phone")
+            exten = to_info.extension
+        else:
+            exten = f"q-{queue}"
+        device = device_of(info.interface)
+        channel = self.agent_channel(call, device)
+        if channel is None:
+            raise TransferError(409, "your phone's channel is not in the call any more")
+        return Plan(call, info, mode, to_info, queue, exten, channel, self.caller_channel(call, device))
+
+    # -- doing it --------------------------------------------------------------
+
+    async def transfer(self, username: str, mode: str, target: dict, notes: str | None,
+                       draft: dict | None) -> dict:
+        from cti.bridge import AMIError
+        from cti.models import CallHandoff
+        from cti.protocol import AMIConnectionLost
+
+        bridge = self.c.bridge
+        if bridge is None or not bridge.connected:
+            raise TransferError(503, "the phone system (AMI) is not connected; try again shortly")
+        p = self.plan(username, mode, target, notes, draft)
+        to_agent = p.to_agent.username if p.to_agent else None
+        async with self.c.sessionmaker() as db:
+            row = CallHandoff(call_id=p.call.id, mode=mode, from_username=username, to_username=to_agent,
+                              to_queue=p.to_queue, to_extension=p.exten if p.to_agent else None,
+                              notes=notes or "", draft=json.dumps(draft or {}, ensure_ascii=False),
+                              status="requested")
+            db.add(row)
+            await db.commit()
+            handoff_id = row.id
+        # Before Asterisk acts: the target's phone may ring within milliseconds.
+        previous = self.handoffs.get(p.call.id)
+        self.handoffs[p.call.id] = Handoff(handoff_id, p.call.id, mode, username, to_agent, p.to_queue,
+                                           notes or "", dict(draft or {}))
+        recording_moved = False
+        recordings = self.c.services.get("recordings")
+        if recordings is not None and p.caller_channel and p.call.record_state != "off":
+            try:
+                recording_moved = await recordings.continue_on_channel(p.call, p.agent_channel, p.caller_channel)
+            except Exception:  # the transfer matters more than the recording: go on, say so
+                log.exception("call %s: the recording could not be moved to the caller's channel", p.call.id)
+        try:
+            if mode == "blind":
+                await bridge.action({"Action": "BlindTransfer", "Channel": p.agent_channel,
+                                     "Context": XFER_CONTEXT, "Exten": p.exten}, timeout=5)
+            else:
+                await self._atxfer(bridge, p.agent_channel, p.exten, AMIError)
+        except AMIError as exc:
+            await self._failed(p.call.id, handoff_id, previous, f"Asterisk refused the transfer: {exc}")
+            raise TransferError(502, f"Asterisk refused the transfer: {exc}") from None
+        except (AMIConnectionLost, asyncio.TimeoutError) as exc:
+            await self._failed(p.call.id, handoff_id, previous, f"not confirmed: {exc or 'timeout'}")
+            raise TransferError(503, "the transfer was not confirmed by Asterisk; check the call before "
+                                     "trying again") from None
+        return {"status": "transferring", "mode": mode, "call_id": p.call.id, "handoff_id": handoff_id,
+                "target": {"expert": to_agent} if to_agent else {"queue": p.to_queue},
+                "extension": p.exten if to_agent else None, "recording_moved": recording_moved}
+
+    async def _atxfer(self, bridge, channel: str, exten: str, AMIError) -> None:
+        action = {"Action": "Atxfer", "Channel": channel, "Context": XFER_CONTEXT, "Exten": exten}
+        try:
+            await bridge.action(action, timeout=5)
+        except AMIError as exc:
+            # A site whose features.conf gives atxfer no code: give this channel one and retry.
+            if "feature code" not in str(exc).lower():
+                raise
+            await bridge.action({"Action": "Setvar", "Channel": channel, "Variable": "FEATUREMAP(atxfer)",
+                                 "Value": "*2"}, timeout=5)
+            await bridge.action(action, timeout=5)
+
+    async def _failed(self, call_id: str, handoff_id: int, previous: Handoff | None, error: str) -> None:
+        from cti.models import CallHandoff
+
+        if previous is not None:
+            self.handoffs[call_id] = previous
+        else:
+            self.handoffs.pop(call_id, None)
+        async with self.c.sessionmaker() as db:
+            await db.execute(update(CallHandoff).where(CallHandoff.id == handoff_id)
+                             .values(status="failed", error=error[:255], completed_at=utcnow()))
+            await db.commit()
+
+    # -- what Asterisk reports (bus subscriber: never blocks) ---------------------
+
+    def __call__(self, event) -> None:
+        t = event.type
+        if t == "call_transferred":
+            self._notify(event)
+            self._spawn(self._record_transfer(event))
+        elif t == "call_ended":
+            h = self.handoffs.pop(event.call_id, None)
+            if h is not None and event.agent:
+                self._spawn(self._record_last_agent(event.call_id, event.agent))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _username(self, agent: str | None) -> str | None:
+        if not agent:
+            return None
+        return self.directory.username_for(agent, None) or agent
+
+    def _notify(self, e) -> None:
+        hub = self.c.hub
+        if hub is None:
+            return
+        message = e.to_dict()
+        h = self.handoffs.get(e.call_id)
+        if h is not None:
+            message["handoff_id"] = h.id
+        for username in {u for u in (self._username(e.from_agent), self._username(e.to_agent)) if u}:
+            hub.send(username, message)
+
+    async def _record_transfer(self, e) -> None:
+        """Completes the handoff row and names both agents on the call row."""
+        from cti.models import CallHandoff, CallRecord
+
+        try:
+            store = self.c.services.get("store")
+            if store is not None:
+                with contextlib.suppress(Exception):
+                    await store.flush(5)  # the call row exists before it is updated
+            from_user, to_user = self._username(e.from_agent), self._username(e.to_agent)
+            async with self.c.sessionmaker() as db:
+                q = select(CallHandoff).where(CallHandoff.call_id == e.call_id,
+                                              CallHandoff.status == "requested").order_by(CallHandoff.id.desc())
+                row = (await db.execute(q)).scalars().first()
+                if row is None:  # a transfer made from a phone, not the desk: keep it in the history too
+                    row = CallHandoff(call_id=e.call_id, mode=e.mode, from_username=from_user or "",
+                                      to_username=to_user, to_queue=e.to_queue, to_extension=e.to_extension,
+                                      notes="", draft="{}")
+                    db.add(row)
+                row.status = "completed"
+                row.completed_at = utcnow()
+                values = {}
+                if to_user:
+                    values["agent_username"] = to_user
+                    values["agent"] = e.to_agent
+                if from_user:
+                    values["transferred_from"] = from_user
+                if values:
+                    await db.execute(update(CallRecord).where(CallRecord.call_id == e.call_id).values(**values))
+                await db.commit()
+        except Exception:
+            log.exception("call %s: the transfer was not recorded", e.call_id)
+
+    async def _record_last_agent(self, call_id: str, agent: str) -> None:
+        """A call transferred into a queue: the agent who took it there has it last."""
+        from cti.models import CallRecord
+
+        username = self._username(agent)
+        try:
+            store = self.c.services.get("store")
+            if store is not None:
+                with contextlib.suppress(Exception):
+                    await store.flush(5)
+            async with self.c.sessionmaker() as db:
+                await db.execute(update(CallRecord).where(CallRecord.call_id == call_id,
+                                                          CallRecord.transferred_from.is_not(None))
+                                 .values(agent_username=username))
+                await db.commit()
+        except Exception:
+            log.exception("call %s: the last agent was not recorded", call_id)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 5)
+
+
+async def call_handoffs(db, call_id: str) -> list[dict]:
+    """Every transfer of a call, oldest first (GET /api/v1/calls/{id})."""
+    from cti.models import CallHandoff
+
+    rows = (await db.execute(select(CallHandoff).where(CallHandoff.call_id == call_id)
+                             .order_by(CallHandoff.id))).scalars().all()
+    return [{"id": r.id, "mode": r.mode, "from_agent": r.from_username, "to_agent": r.to_username,
+             "to_queue": r.to_queue, "status": r.status, "notes": r.notes,
+             "draft": json.loads(r.draft or "{}"),
+             "created_at": r.created_at.isoformat() if r.created_at else None,
+             "completed_at": r.completed_at.isoformat() if r.completed_at else None} for r in rows]

@@ -1,0 +1,45 @@
+"""POST /api/v1/agent/transfer (issue 11): thin; the rules are in agent_desk.transfer."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.security import current_user
+from accounts.service import audit
+from agent_desk.transfer import NOTES_MAX, TransferError
+from ctidesk.deps import get_container, get_db
+from ctidesk.runtime import refresh_directory
+
+router = APIRouter()
+
+
+class TransferIn(BaseModel):
+    mode: str = Field(..., max_length=16, description="blind | attended")
+    target: dict = Field(..., description='{"expert": username} or {"queue": name}')
+    notes: str | None = Field(None, max_length=NOTES_MAX)
+    draft: dict | None = Field(None, description="the ticket draft for the next seat, a JSON object <= 8 KB")
+
+
+@router.post("/api/v1/agent/transfer", status_code=202)
+async def agent_transfer(body: TransferIn, request: Request, user=Depends(current_user),
+                         container=Depends(get_container), db: AsyncSession = Depends(get_db)):
+    """Transfer the caller of the agent's answered call to an expert/agent or a queue.
+
+    202: Asterisk accepted the transfer; ``call_transferred`` on the desk socket
+    says when it happened. The next seat's screen pop carries the handoff."""
+    service = container.services.get("transfers")
+    if service is None:
+        raise HTTPException(503, "transfers are not available (no phone system in this process)")
+    await refresh_directory(container)  # experts may have been added by `ctidesk user add`
+    try:
+        result = await service.transfer(user.username, body.mode, body.target, body.notes, body.draft)
+    except TransferError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    target = body.target.get("expert") or f"queue:{body.target.get('queue')}"
+    await audit(db=db, actor=user.username, action="agent.transfer", target=str(target),
+                detail={"mode": body.mode, "call_id": result["call_id"], "handoff_id": result["handoff_id"],
+                        "notes_chars": len(body.notes or "")},
+                ip=request.client.host if request.client else None)
+    await db.commit()
+    return result

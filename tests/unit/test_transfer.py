@@ -1,0 +1,234 @@
+"""Expert seat transfer (issue 11) against the fake AMI: the endpoint's checks,
+the AMI actions it sends, the handoff in the next seat's screen pop, the
+call_transferred frames and the call row naming both agents. The same flow
+runs against the real Asterisk in tests/real/test_transfer_real.py."""
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+
+import pytest
+
+from tests.factories import PASSWORD, make_user, settings_for
+from tests.fakeami import FakeAMI, event
+from tests.live import DeskClient, live_app
+
+CALL = "1700000100.1"
+CALLER = dict(Channel="PJSIP/carrier-00000001", Uniqueid=CALL, Linkedid=CALL, CallerIDNum="13800138000",
+              CallerIDName="Zhang San", Exten="4000", Context="ctidesk-inbound")
+ALICE_1 = "Local/1001@agents-00000002;1"
+
+
+def answered_call() -> list[bytes]:
+    """A queue call alice answered (her Local pair is in the call)."""
+    return [
+        event("Newchannel", ChannelState="4", **CALLER),
+        event("QueueCallerJoin", Queue="support", Position="1", Count="1", **CALLER),
+        event("Newchannel", Channel=ALICE_1, Uniqueid=CALL + "1", Linkedid=CALL, Context="agents", Exten="1001"),
+        event("Newchannel", Channel="Local/1001@agents-00000002;2", Uniqueid=CALL + "2", Linkedid=CALL,
+              Context="agents", Exten="1001"),
+        event("AgentCalled", Queue="support", Interface="Local/1001@agents/n", MemberName="alice",
+              DestChannel=ALICE_1, **CALLER),
+        event("QueueCallerLeave", Queue="support", Position="1", Count="0", **CALLER),
+        event("AgentConnect", Queue="support", Interface="Local/1001@agents/n", MemberName="alice",
+              HoldTime="2", RingTime="1", DestChannel=ALICE_1, **CALLER),
+    ]
+
+
+def erin_rings(context: str = "ctidesk-inbound") -> list[bytes]:
+    return [
+        event("Newchannel", Channel="Local/1003@agents-00000005;1", Uniqueid=CALL + "5", Linkedid=CALL,
+              Context="agents", Exten="1003"),
+        event("DialBegin", DestChannel="Local/1003@agents-00000005;1", DestLinkedid=CALL,
+              DestUniqueid=CALL + "5", **{**CALLER, "Context": context, "Exten": "1003"}),
+    ]
+
+
+@pytest.fixture
+async def env(tmp_path):
+    fake = await FakeAMI().start()
+    settings = settings_for(tmp_path, ami_port=fake.port, ami_secret=fake.secret, agi_port=0,
+                            ami_ping_interval=30.0)
+    async with live_app(settings) as app:
+        c = app.state.container
+        assert await c.bridge.wait_ready(5)
+        async with c.sessionmaker() as db:
+            await make_user(db, "alice", extension="1001", queues=["support"])
+            await make_user(db, "bob", extension="1002", queues=["support"])
+            await make_user(db, "erin", role="expert", extension="1003")
+            await make_user(db, "sam", role="supervisor", extension="1009")
+            await make_user(db, "nora", role="agent")  # no extension
+        clients = {"alice": await DeskClient(app.state.base_url, "alice", PASSWORD).login(),
+                   "erin": await DeskClient(app.state.base_url, "erin", PASSWORD).login(join_queues=False),
+                   "sam": await DeskClient(app.state.base_url, "sam", PASSWORD).login(join_queues=False)}
+        yield app, fake, clients
+        for client in clients.values():
+            await client.close()
+    await fake.stop()
+
+
+async def push(fake, blocks):
+    for b in blocks:
+        await fake.push(b)
+
+
+async def until(fn, timeout: float = 5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not fn():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)  # waiting for the bridge to apply pushed events
+
+
+def transfer(mode="blind", target=None, **kw):
+    return {"mode": mode, "target": target or {"expert": "erin"}, **kw}
+
+
+async def test_transfer_needs_an_answered_call(env):
+    app, fake, clients = env
+    r = await clients["alice"].post("/api/v1/agent/transfer", transfer())
+    assert r.status_code == 409 and "not on an answered call" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("body,status,words", [
+    (transfer(mode="warm"), 422, "mode"),
+    (transfer(target={"expert": "erin", "queue": "support"}), 422, "target must be"),
+    (transfer(target={"phone": "1003"}), 422, "target must be"),
+    (transfer(target={"expert": ""}), 422, "non-empty"),
+    (transfer(target={"expert": "ghost"}), 404, "no active user"),
+    (transfer(target={"expert": "nora"}), 404, "no active user"),  # no extension
+    (transfer(target={"expert": "alice"}), 422, "yourself"),
+    (transfer(target={"expert": "sam"}), 422, "supervisor"),
+    (transfer(target={"queue": "billing"}), 422, "no such queue"),
+    (transfer(notes="x" * 2001), 422, "2000"),
+    (transfer(draft={"description": "y" * 9000}), 422, "8192"),
+    (transfer(draft=["not", "an", "object"]), 422, ""),
+])
+async def test_transfer_checks_say_what_is_wrong(env, body, status, words):
+    app, fake, clients = env
+    await push(fake, answered_call())
+    model = app.state.container.bridge.model
+    await until(lambda: CALL in model.calls and model.calls[CALL].answered_at is not None)
+    r = await clients["alice"].post("/api/v1/agent/transfer", body)
+    assert r.status_code == status, r.text
+    assert words in json.dumps(r.json()["detail"])
+    assert fake.count("BlindTransfer") == 0 and fake.count("Atxfer") == 0
+
+
+async def test_blind_transfer_to_an_expert_pops_the_handoff_and_names_both_agents(env, tmp_path):
+    app, fake, clients = env
+    alice, erin, sam = clients["alice"], clients["erin"], clients["sam"]
+    c = app.state.container
+    await push(fake, answered_call())
+    await until(lambda: CALL in c.bridge.model.calls and c.bridge.model.calls[CALL].answered_at is not None)
+    draft = {"type": "repair", "description": "E21 again, 客户很着急", "priority": "high"}
+    r = await alice.post("/api/v1/agent/transfer", transfer(notes="Wants an engineer on Friday", draft=draft))
+    assert r.status_code == 202, r.text
+    assert r.json()["target"] == {"expert": "erin"} and r.json()["call_id"] == CALL
+    sent = [a for a in fake.actions if a.get("Action") == "BlindTransfer"]
+    assert sent and sent[-1]["Channel"] == ALICE_1 and sent[-1]["Context"] == "ctidesk-xfer" \
+        and sent[-1]["Exten"] == "1003"
+
+    # Asterisk: the transfer, then erin's phone rings for the same call (same Linkedid)
+    await push(fake, [event("BlindTransfer", Result="Success", TransfererChannel=ALICE_1,
+                            TransfererLinkedid=CALL, TransfereeChannel=CALLER["Channel"], TransfereeUniqueid=CALL,
+                            TransfereeLinkedid=CALL, IsExternal="Yes", Context="ctidesk-xfer", Extension="1003"),
+                      event("Hangup", Channel=ALICE_1, Uniqueid=CALL + "1", Linkedid=CALL, Cause="16")]
+               + erin_rings())
+    pop = await erin.next_of("screen_pop", timeout=5)
+    assert pop["call"]["id"] == CALL and pop["call"]["caller_number"] == "13800138000"
+    assert pop["handoff"]["from_agent"] == "alice" and pop["handoff"]["notes"] == "Wants an engineer on Friday"
+    assert pop["handoff"]["draft"] == draft and pop["handoff"]["mode"] == "blind"
+    await alice.next_of("call_transferred", timeout=5)
+    await until(lambda: erin.of_type("call_transferred"))  # next_of above may have read past it
+    for client in (alice, erin):
+        moved = client.of_type("call_transferred")[-1]
+        assert (moved["call_id"], moved["from_agent"], moved["to_agent"], moved["mode"]) == (
+            CALL, "alice", "erin", "blind")
+    await push(fake, [event("DialEnd", DestChannel="Local/1003@agents-00000005;1", DestLinkedid=CALL,
+                            DialStatus="ANSWER", **CALLER)])
+    await until(lambda: c.bridge.model.calls[CALL].agent == "erin")
+    await push(fake, [event("Hangup", Channel="Local/1003@agents-00000005;1", Uniqueid=CALL + "5", Linkedid=CALL),
+                      event("Hangup", Channel="Local/1001@agents-00000002;2", Uniqueid=CALL + "2", Linkedid=CALL),
+                      event("Hangup", Cause="16", **CALLER)])
+    await erin.next_of("call_ended", timeout=5)
+    await c.services["store"].flush()
+
+    async def call_row():
+        return (await sam.get(f"/api/v1/calls/{CALL}")).json()
+    for _ in range(100):
+        row = await call_row()
+        if row.get("agents") == ["alice", "erin"]:
+            break
+        await asyncio.sleep(0.05)  # the transfer's row update runs after the store's writes
+    assert row["agents"] == ["alice", "erin"] and row["transferred_from"] == "alice" and row["agent"] == "erin"
+    assert [(t["from_agent"], t["to_agent"], t["status"], t["notes"]) for t in row["transfers"]] == [
+        ("alice", "erin", "completed", "Wants an engineer on Friday")]
+    # both agents see the call; the handoff was audited
+    assert (await alice.get(f"/api/v1/calls/{CALL}")).status_code == 200
+    assert (await erin.get(f"/api/v1/calls/{CALL}")).status_code == 200
+    assert [i["id"] for i in (await alice.get("/api/v1/calls")).json()["items"]] == [CALL]
+    db_path = str(c.settings.effective_database_url).split("///", 1)[1]
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT actor, target FROM audit_log WHERE action = 'agent.transfer'").fetchall() == [
+            ("alice", "erin")]
+
+
+async def test_attended_transfer_to_a_queue_uses_atxfer(env):
+    app, fake, clients = env
+    c = app.state.container
+    await push(fake, answered_call())
+    await until(lambda: CALL in c.bridge.model.calls and c.bridge.model.calls[CALL].answered_at is not None)
+    r = await clients["alice"].post("/api/v1/agent/transfer", transfer(mode="attended", target={"queue": "sales"},
+                                                                       notes="billing question"))
+    assert r.status_code == 202, r.text
+    sent = [a for a in fake.actions if a.get("Action") == "Atxfer"]
+    assert sent and (sent[-1]["Channel"], sent[-1]["Context"], sent[-1]["Exten"]) == (
+        ALICE_1, "ctidesk-xfer", "q-sales")
+    assert c.services["transfers"].handoff_for(CALL, "bob")["notes"] == "billing question"
+    assert c.services["transfers"].handoff_for(CALL, "alice") is None  # not shown to who handed it over
+
+
+async def test_attended_transfer_event_hands_the_call_to_the_answered_expert(env):
+    app, fake, clients = env
+    c = app.state.container
+    await push(fake, answered_call())
+    await until(lambda: CALL in c.bridge.model.calls and c.bridge.model.calls[CALL].answered_at is not None)
+    r = await clients["alice"].post("/api/v1/agent/transfer", transfer(mode="attended", notes="n"))
+    assert r.status_code == 202, r.text
+    await push(fake, erin_rings() + [
+        event("DialEnd", DestChannel="Local/1003@agents-00000005;1", DestLinkedid=CALL, DialStatus="ANSWER",
+              **CALLER)])
+    pop = await clients["erin"].next_of("screen_pop", timeout=5)
+    assert pop["handoff"]["notes"] == "n" and pop["handoff"]["mode"] == "attended"
+    assert c.bridge.model.calls[CALL].agent == "alice"  # the consult: alice still has the caller
+    await push(fake, [event("AttendedTransfer", Result="Success", OrigTransfererChannel=ALICE_1,
+                            OrigTransfererLinkedid=CALL, SecondTransfererChannel=ALICE_1,
+                            TransfereeChannel=CALLER["Channel"], TransfereeUniqueid=CALL, TransfereeLinkedid=CALL,
+                            TransferTargetChannel="Local/1003@ctidesk-xfer-0000000a;1",
+                            TransferTargetLinkedid=CALL, DestType="Bridge")])
+    moved = await clients["alice"].next_of("call_transferred", timeout=5)
+    assert (moved["to_agent"], moved["mode"], moved["to_extension"]) == ("erin", "attended", "1003")
+    call = c.bridge.model.calls[CALL]
+    assert (call.agent, call.interface, call.transferred_from) == ("erin", "Local/1003@agents", "alice")
+
+
+async def test_a_refused_transfer_is_a_502_and_the_handoff_is_dropped(env):
+    app, fake, clients = env
+    c = app.state.container
+    await push(fake, answered_call())
+    await until(lambda: CALL in c.bridge.model.calls and c.bridge.model.calls[CALL].answered_at is not None)
+    original = c.bridge.action
+
+    async def failing(action, timeout=10):
+        if action.get("Action") in ("BlindTransfer", "Atxfer"):
+            from cti.bridge import AMIError
+            raise AMIError("Channel specified does not exist")
+        return await original(action, timeout=timeout)
+    c.bridge.action = failing
+    try:
+        r = await clients["alice"].post("/api/v1/agent/transfer", transfer())
+    finally:
+        c.bridge.action = original
+    assert r.status_code == 502 and "refused" in r.json()["detail"]
+    assert c.services["transfers"].handoff_for(CALL, "erin") is None
