@@ -17,11 +17,12 @@ class UserOut(BaseModel):
     role: str
     extension: str | None
     queues: list[str]
+    phone: str = "local"  # local | sip | webrtc: the desk starts its softphone for webrtc
 
     @classmethod
     def of(cls, user: User) -> "UserOut":
         return cls(username=user.username, display_name=user.display_name, role=user.role,
-                   extension=user.extension, queues=user.queue_list)
+                   extension=user.extension, queues=user.queue_list, phone=user.phone or "local")
 
 
 class LoginOut(BaseModel):

@@ -227,7 +227,7 @@ async def agent_socket(websocket: WebSocket):
     model = container.bridge.model if container.bridge else None
     hello = {"type": "hello", "user": {"username": user.username, "display_name": user.display_name,
                                        "role": user.role, "extension": user.extension,
-                                       "queues": user.queue_list},
+                                       "queues": user.queue_list, "phone": user.phone or "local"},
              "agent_state": agent_state(model, info) if info else None}
     conn.push_json(hello)
     writer = asyncio.create_task(_writer(websocket, conn))

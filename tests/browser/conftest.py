@@ -12,6 +12,11 @@ Fixtures:
                 and a teardown that fails the test if any dialog appeared
   fake_backend  the page-isolation fake server (tests/browser/fake_backend.py),
                 started once per session and reset for every test
+  webrtc_browser  a second session-scoped Chromium for the softphone tests:
+                fake microphone (a beep) without a permission prompt, ICE on
+                loopback, and trust for exactly the sandbox's WSS certificate
+                (``--ignore-certificate-errors-spki-list``, its SPKI pin)
+  webrtc_page   a fresh context + page of that browser (same attributes as page)
 """
 from __future__ import annotations
 
@@ -53,15 +58,46 @@ def playwright_instance():
         pw.stop()
 
 
-@pytest.fixture(scope="session")
-def browser(playwright_instance):
+def launch_chromium(playwright_instance, extra_args: list[str] | tuple[str, ...] = ()):
+    """Debian's Chromium, headless, with CHROMIUM_ARGS plus ``extra_args``; fails the test if it cannot."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"browser tier: {CHROMIUM} not found (install Debian's chromium package)", pytrace=False)
     try:
-        browser = playwright_instance.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000)
+        return playwright_instance.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args], timeout=60_000)
     except Exception as exc:  # noqa: BLE001 - report whatever went wrong
         pytest.fail(f"browser tier: could not launch {CHROMIUM}: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    browser = launch_chromium(playwright_instance)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def webrtc_args(cert: Path) -> list[str]:
+    """Chromium flags for a softphone test: media without a device or a prompt,
+    ICE candidates on 127.0.0.1 (Chromium leaves loopback out by default), and
+    the sandbox's self-signed WSS certificate trusted by its key pin only."""
+    from sandbox.tls import spki_sha256
+
+    if not cert.is_file():
+        pytest.fail(f"browser tier: the sandbox WSS certificate {cert} is missing (ctidesk sandbox up makes it)",
+                    pytrace=False)
+    return ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
+            f"--ignore-certificate-errors-spki-list={spki_sha256(cert)}"]
+
+
+@pytest.fixture(scope="session")
+def webrtc_browser(playwright_instance, sandbox):
+    from sandbox.tls import certificate_paths
+
+    cert, _key = certificate_paths(sandbox.settings.sandbox_state_dir)
+    browser = launch_chromium(playwright_instance, webrtc_args(cert))
     try:
         yield browser
     finally:
@@ -132,6 +168,18 @@ def new_page(browser, request):
     dialogs = [d for _, p in contexts for d in p.dialogs]
     for context, _ in contexts:
         context.close()
+    if dialogs:
+        pytest.fail(f"unexpected JavaScript dialog(s): {dialogs}", pytrace=False)
+
+
+@pytest.fixture
+def webrtc_page(webrtc_browser):
+    """A fresh page of the softphone browser, microphone allowed."""
+    context, page = _new_page(webrtc_browser)
+    context.grant_permissions(["microphone"])
+    yield page
+    dialogs = list(page.dialogs)
+    context.close()
     if dialogs:
         pytest.fail(f"unexpected JavaScript dialog(s): {dialogs}", pytrace=False)
 

@@ -64,7 +64,7 @@ async def test_login_ok(app, client, db, settings):
     body = r.json()
     assert body["token_type"] == "bearer"
     assert body["user"] == {"username": "alice", "display_name": "Alice Wang", "role": "agent",
-                            "extension": "1001", "queues": ["sales", "support"]}
+                            "extension": "1001", "queues": ["sales", "support"], "phone": "local"}
     claims = decode_token(settings, body["access_token"])
     assert claims["sub"] == "alice" and claims["role"] == "agent" and claims["ver"]
     assert claims["exp"] - time.time() == pytest.approx(settings.token_ttl_s, abs=5)
