@@ -1,0 +1,135 @@
+"""Expert seat transfer (issue 11) against the real sandbox Asterisk.
+
+alice (a simulated phone that answers by itself) takes a trunk call from the
+support queue and hands it to erin, an expert on extension 1004, first blind
+(AMI BlindTransfer), then attended (AMI Atxfer: erin answers the consult, alice's
+phone hangs up, the caller is connected to erin). Each time: erin's desk pops
+the same call with the caller and what alice handed over, both desks hear
+``call_transferred``, the call row names both agents, and the call has exactly
+one recording, whose length is the whole answered call (both legs).
+"""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+
+from sandbox.runner import set_phone
+from tests.real.test_recordings_real import number, stored_recording, tone, until
+from tests.realenv import call
+
+pytestmark = pytest.mark.asterisk
+
+ERIN = "1004"
+
+
+async def _setup(server, ami, *, alice_talk: float, erin_talk: float):
+    await set_phone(ami, ERIN, reset=True)
+    await set_phone(ami, "1001", answer_delay=1, talk_time=alice_talk)
+    await set_phone(ami, ERIN, answer_delay=1, talk_time=erin_talk)
+    await tone(ami, "1001", "440")
+    await tone(ami, ERIN, "660")
+    server.add_user("erin", role="expert", extension=ERIN)
+    alice = await server.desk("alice")
+    erin = await server.desk("erin", join_queues=False)
+    sam = await server.desk("sam", join_queues=False)
+    return alice, erin, sam
+
+
+async def _call_row(sam, call_id: str) -> dict:
+    async def done():
+        row = (await sam.get(f"/api/v1/calls/{call_id}")).json()
+        return row if row.get("ended_at") and row.get("agents") == ["alice", "erin"] else None
+    return await until(done, f"call {call_id} ended and naming alice then erin", 30)
+
+
+async def _one_recording_of_the_whole_call(sam, call_id: str, row: dict) -> dict:
+    rec = await stored_recording(sam, call_id)
+    items = (await sam.get("/api/v1/recordings", call_id=call_id)).json()["items"]
+    assert len(items) == 1, items  # one file for both legs
+    answered = datetime.fromisoformat(row["answered_at"])
+    ended = datetime.fromisoformat(row["ended_at"])
+    talk = (ended - answered).total_seconds()
+    assert abs(rec["duration_s"] - talk) <= 1.0, (rec["duration_s"], talk)
+    return rec
+
+
+async def _check_pop(erin, alice, call_id: str, caller: str, mode: str, notes: str, draft: dict) -> None:
+    pop = await erin.next_of("screen_pop", timeout=20)
+    assert pop["call"]["id"] == call_id
+    assert pop["call"]["caller_number_normalized"] == "+86" + caller
+    assert pop["handoff"]["from_agent"] == "alice" and pop["handoff"]["mode"] == mode
+    assert pop["handoff"]["notes"] == notes and pop["handoff"]["draft"] == draft
+    assert "customer" in pop and "ivr_path" in pop["call"]
+
+
+async def test_blind_transfer_to_an_expert(server, ami, sandbox):
+    alice, erin, sam = await _setup(server, ami, alice_talk=40, erin_talk=5)
+    try:
+        caller = number()
+        await call(ami, caller, name="Blind Transfer", hold=60)
+        pop = await alice.next_of("screen_pop", timeout=20)
+        call_id = pop["call"]["id"]
+        await alice.next_of("call_answered", timeout=20)
+        await until(lambda: _recording_started(alice, call_id), "alice's leg recording", 10)
+        await asyncio.sleep(2)  # alice talks to the caller
+        notes = "Wants an engineer on Friday; E21 again"
+        draft = {"type": "repair", "description": "E21 错误, 第三次", "priority": "high"}
+        r = await alice.post("/api/v1/agent/transfer", {"mode": "blind", "target": {"expert": "erin"},
+                                                        "notes": notes, "draft": draft})
+        assert r.status_code == 202, r.text
+        await _check_pop(erin, alice, call_id, caller, "blind", notes, draft)
+        moved = await until(lambda: _transferred(alice, call_id), "call_transferred on alice's desk", 10)
+        assert (moved["from_agent"], moved["to_agent"], moved["mode"]) == ("alice", "erin", "blind")
+        assert await until(lambda: _transferred(erin, call_id), "call_transferred on erin's desk", 10)
+        await erin.next_of("call_ended", timeout=40)
+        row = await _call_row(sam, call_id)
+        assert row["transferred_from"] == "alice" and row["agent"] == "erin"
+        assert [(t["mode"], t["from_agent"], t["to_agent"], t["status"]) for t in row["transfers"]] == [
+            ("blind", "alice", "erin", "completed")]
+        await _one_recording_of_the_whole_call(sam, call_id, row)
+        assert (await alice.get(f"/api/v1/calls/{call_id}")).status_code == 200
+        assert (await erin.get(f"/api/v1/calls/{call_id}")).status_code == 200
+    finally:
+        await set_phone(ami, ERIN, reset=True)
+
+
+async def test_attended_transfer_to_an_expert(server, ami, sandbox):
+    # alice's phone hangs up ~8 s after answering (hello-world + 7 s): by then erin
+    # has answered the consult, so the caller is connected to erin
+    alice, erin, sam = await _setup(server, ami, alice_talk=7, erin_talk=12)
+    try:
+        caller = number()
+        await call(ami, caller, name="Attended Transfer", hold=60)
+        pop = await alice.next_of("screen_pop", timeout=20)
+        call_id = pop["call"]["id"]
+        await alice.next_of("call_answered", timeout=20)
+        await until(lambda: _recording_started(alice, call_id), "alice's leg recording", 10)
+        await asyncio.sleep(1)
+        notes = "Consulted: needs the billing expert"
+        draft = {"type": "complaint", "description": "double charge"}
+        r = await alice.post("/api/v1/agent/transfer", {"mode": "attended", "target": {"expert": "erin"},
+                                                        "notes": notes, "draft": draft})
+        assert r.status_code == 202, r.text
+        await _check_pop(erin, alice, call_id, caller, "attended", notes, draft)
+        moved = await until(lambda: _transferred(alice, call_id), "call_transferred on alice's desk", 20)
+        assert (moved["from_agent"], moved["to_agent"], moved["mode"]) == ("alice", "erin", "attended")
+        assert await until(lambda: _transferred(erin, call_id), "call_transferred on erin's desk", 10)
+        await erin.next_of("call_ended", timeout=40)
+        row = await _call_row(sam, call_id)
+        assert row["transferred_from"] == "alice" and row["agent"] == "erin"
+        assert [(t["mode"], t["to_agent"], t["status"]) for t in row["transfers"]] == [
+            ("attended", "erin", "completed")]
+        await _one_recording_of_the_whole_call(sam, call_id, row)
+    finally:
+        await set_phone(ami, ERIN, reset=True)
+
+
+async def _recording_started(client, call_id: str):
+    return any(m.get("call_id") == call_id and m.get("state") == "recording" for m in client.of_type("record_state"))
+
+
+async def _transferred(client, call_id: str):
+    found = [m for m in client.of_type("call_transferred") if m.get("call_id") == call_id]
+    return found[-1] if found else None
