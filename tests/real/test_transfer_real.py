@@ -16,7 +16,11 @@ from datetime import datetime
 import pytest
 
 from sandbox.runner import set_phone
-from tests.real.test_recordings_real import number, stored_recording, tone, until
+import io
+
+from pydub import AudioSegment
+
+from tests.real.test_recordings_real import fetch, number, stored_recording, tone, until
 from tests.realenv import call
 
 pytestmark = pytest.mark.asterisk
@@ -52,6 +56,11 @@ async def _one_recording_of_the_whole_call(sam, call_id: str, row: dict) -> dict
     ended = datetime.fromisoformat(row["ended_at"])
     talk = (ended - answered).total_seconds()
     assert abs(rec["duration_s"] - talk) <= 1.0, (rec["duration_s"], talk)
+    # the file's end is the last seat's phone (its steady tone), not silence after alice left
+    play = await sam.post(f"/api/v1/recordings/{rec['id']}/play")
+    audio = AudioSegment.from_file(io.BytesIO((await fetch(sam, play.json()["url"])).content), format="wav")
+    levels = [audio[ms:ms + 100].dBFS for ms in range(len(audio) - 3000, len(audio) - 200, 100)]
+    assert levels and min(levels) > -30, levels
     return rec
 
 
@@ -124,6 +133,39 @@ async def test_attended_transfer_to_an_expert(server, ami, sandbox):
         await _one_recording_of_the_whole_call(sam, call_id, row)
     finally:
         await set_phone(ami, ERIN, reset=True)
+
+
+async def test_blind_transfer_to_a_queue(server, ami, sandbox):
+    """carol (sales) takes it from the queue: her pop has the handoff, no second recording starts."""
+    await set_phone(ami, "1003", answer_delay=1, talk_time=5)
+    await tone(ami, "1003", "660")
+    await set_phone(ami, "1001", answer_delay=1, talk_time=40)
+    await tone(ami, "1001", "440")
+    alice = await server.desk("alice")
+    carol = await server.desk("carol")
+    sam = await server.desk("sam", join_queues=False)
+    caller = number()
+    await call(ami, caller, name="Queue Transfer", hold=60)
+    pop = await alice.next_of("screen_pop", timeout=20)
+    call_id = pop["call"]["id"]
+    await alice.next_of("call_answered", timeout=20)
+    await until(lambda: _recording_started(alice, call_id), "alice's leg recording", 10)
+    await asyncio.sleep(1)
+    r = await alice.post("/api/v1/agent/transfer", {"mode": "blind", "target": {"queue": "sales"},
+                                                    "notes": "a sales question"})
+    assert r.status_code == 202, r.text
+    carol_pop = await carol.next_of("screen_pop", timeout=20)
+    assert carol_pop["call"]["id"] == call_id and carol_pop["handoff"]["notes"] == "a sales question"
+    assert carol_pop["handoff"]["to_queue"] == "sales"
+    moved = await until(lambda: _transferred(alice, call_id), "call_transferred on alice's desk", 10)
+    assert (moved["to_queue"], moved["to_agent"]) == ("sales", None)
+    await carol.next_of("call_ended", timeout=40)
+
+    async def done():
+        row = (await sam.get(f"/api/v1/calls/{call_id}")).json()
+        return row if row.get("ended_at") and row.get("agents") == ["alice", "carol"] else None
+    row = await until(done, "the call row naming alice then carol", 30)
+    await _one_recording_of_the_whole_call(sam, call_id, row)
 
 
 async def _recording_started(client, call_id: str):
