@@ -219,6 +219,7 @@ function reconnectNow() {
 function handleMessage(msg) {
   if (!isObj(msg)) return;
   onRecordingMessage(msg); // record_state, call answered/ended: the pop's recording panel
+  document.dispatchEvent(new CustomEvent('ctidesk:ws', { detail: msg })); // transfer.js (issue 11)
   switch (msg.type) {
     case 'hello':
       state.attempt = 0; // a healthy connection: next drop retries after 1 s again

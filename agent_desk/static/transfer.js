@@ -1,0 +1,159 @@
+// Transfer the caller to an expert or a queue (issue 11), and show what the
+// previous seat handed over when a transferred call rings here.
+//
+// Its own section (data-testid="transfer" in desk.html); desk.js passes every
+// socket message on as a 'ctidesk:ws' DOM event. POST /api/v1/agent/transfer
+// does the work; call_transferred on the socket says when Asterisk did it.
+//
+// SECURITY: notes, drafts and names are hostile text: textContent only.
+import { onLangChange, t } from '/static/i18n.js';
+import { ApiError, apiRequest, getStoredUser } from '/static/api.js';
+import { el, isObj, str } from '/static/dom.js';
+
+const QUEUES = ['support', 'sales', 'operator'];
+
+const state = {
+  callId: null, // the answered call this agent is on
+  handoff: null, // {call_id, from_agent, mode, notes, draft}
+  busy: false,
+  status: null, // {key, params, error}
+  form: { mode: 'blind', kind: 'expert', expert: '', queue: QUEUES[0], notes: '' },
+};
+
+const root = () => document.querySelector('[data-testid="transfer"]');
+
+function me() {
+  const user = getStoredUser() || {};
+  return str(user.username);
+}
+
+function onMessage(msg) {
+  if (!isObj(msg)) return;
+  const callId = str(msg.call_id) || (isObj(msg.call) ? str(msg.call.id) : '');
+  switch (msg.type) {
+    case 'screen_pop':
+      if (isObj(msg.handoff)) state.handoff = { call_id: callId, ...msg.handoff };
+      break;
+    case 'call_answered':
+      if (!str(msg.agent) || str(msg.agent) === me()) state.callId = callId;
+      break;
+    case 'call_transferred':
+      if (str(msg.to_agent) === me()) {
+        state.callId = callId; // the call is ours now
+      } else if (str(msg.from_agent) === me() && state.callId === callId) {
+        state.status = { key: 'xfer.done', params: { target: str(msg.to_agent) || str(msg.to_queue) } };
+        state.callId = null;
+      }
+      break;
+    case 'call_ended':
+      if (state.callId === callId) state.callId = null;
+      if (state.handoff && state.handoff.call_id === callId) state.handoff = null;
+      break;
+    default:
+      return;
+  }
+  render();
+}
+
+async function submit() {
+  if (!state.callId || state.busy) return;
+  const f = state.form;
+  const target = f.kind === 'queue' ? { queue: f.queue } : { expert: str(f.expert) };
+  if (f.kind === 'expert' && !target.expert) {
+    state.status = { key: 'xfer.need_target', error: true };
+    render();
+    return;
+  }
+  const draft = state.handoff && state.handoff.call_id === state.callId && isObj(state.handoff.draft)
+    ? state.handoff.draft : {};
+  state.busy = true;
+  state.status = { key: 'xfer.sending' };
+  render();
+  try {
+    await apiRequest('/api/v1/agent/transfer', {
+      method: 'POST', body: { mode: f.mode, target, notes: f.notes, draft },
+    });
+    state.status = { key: f.mode === 'attended' ? 'xfer.consulting' : 'xfer.requested' };
+  } catch (e) {
+    const detail = e instanceof ApiError && typeof e.detail === 'string' ? e.detail : '';
+    state.status = { key: 'xfer.failed', params: { status: e.status || 0, detail }, error: true };
+  } finally {
+    state.busy = false;
+    render();
+  }
+}
+
+function labelled(labelKey, control) {
+  return el('label', { className: 'field' }, el('span', { text: t(labelKey) }), control);
+}
+
+function buildHandoff(h) {
+  const box = el('div', { className: 'xfer-handoff', testid: 'transfer-handoff' },
+    el('h3', { text: t('xfer.handoff_title', { agent: str(h.from_agent) }) }),
+    el('p', { className: 'xfer-notes', testid: 'transfer-handoff-notes', text: str(h.notes) || t('xfer.no_notes') }));
+  const draft = isObj(h.draft) ? Object.entries(h.draft) : [];
+  if (draft.length) {
+    const dl = el('dl', { className: 'xfer-draft', testid: 'transfer-handoff-draft' });
+    for (const [key, value] of draft) {
+      dl.appendChild(el('dt', { text: key }));
+      dl.appendChild(el('dd', { text: typeof value === 'string' ? value : JSON.stringify(value) }));
+    }
+    box.appendChild(dl);
+  }
+  return box;
+}
+
+function buildForm() {
+  const f = state.form;
+  const mode = el('select', { className: 'select select-light', testid: 'transfer-mode' },
+    el('option', { text: t('xfer.blind'), attrs: { value: 'blind' } }),
+    el('option', { text: t('xfer.attended'), attrs: { value: 'attended' } }));
+  mode.value = f.mode;
+  mode.addEventListener('change', () => { f.mode = mode.value; });
+  const kind = el('select', { className: 'select select-light', testid: 'transfer-kind' },
+    el('option', { text: t('xfer.to_expert'), attrs: { value: 'expert' } }),
+    el('option', { text: t('xfer.to_queue'), attrs: { value: 'queue' } }));
+  kind.value = f.kind;
+  kind.addEventListener('change', () => { f.kind = kind.value; render(); });
+  let target;
+  if (f.kind === 'queue') {
+    target = el('select', { className: 'select select-light', testid: 'transfer-queue' },
+      ...QUEUES.map((q) => el('option', { text: q, attrs: { value: q } })));
+    target.value = f.queue;
+    target.addEventListener('change', () => { f.queue = target.value; });
+  } else {
+    target = el('input', { className: 'input', testid: 'transfer-expert',
+      attrs: { type: 'text', maxlength: 64, autocomplete: 'off', placeholder: t('xfer.expert_placeholder') } });
+    target.value = f.expert;
+    target.addEventListener('input', () => { f.expert = target.value; });
+  }
+  const notes = el('textarea', { className: 'input', testid: 'transfer-notes',
+    attrs: { maxlength: 2000, rows: 3, placeholder: t('xfer.notes_placeholder') } });
+  notes.value = f.notes;
+  notes.addEventListener('input', () => { f.notes = notes.value; });
+  const send = el('button', { className: 'btn btn-primary', testid: 'transfer-submit', text: t('xfer.submit'),
+    attrs: { type: 'button' } });
+  send.disabled = state.busy || !state.callId;
+  send.addEventListener('click', submit);
+  return el('div', { className: 'xfer-form' }, labelled('xfer.mode', mode), labelled('xfer.target_kind', kind),
+    labelled(f.kind === 'queue' ? 'xfer.queue' : 'xfer.expert', target), labelled('xfer.notes', notes), send);
+}
+
+function render() {
+  const section = root();
+  if (!section) return;
+  section.replaceChildren();
+  const show = Boolean(state.callId || state.handoff || state.status);
+  section.hidden = !show;
+  if (!show) return;
+  section.appendChild(el('h2', { className: 'xfer-title', text: t('xfer.title') }));
+  if (state.handoff) section.appendChild(buildHandoff(state.handoff));
+  if (state.callId) section.appendChild(buildForm());
+  if (state.status) {
+    section.appendChild(el('p', { className: state.status.error ? 'xfer-status xfer-error' : 'xfer-status',
+      testid: 'transfer-status', text: t(state.status.key, state.status.params), attrs: { role: 'status' } }));
+  }
+}
+
+document.addEventListener('ctidesk:ws', (ev) => onMessage(ev.detail));
+onLangChange(render);
