@@ -301,6 +301,8 @@ class RecordingService:
             rec = next((r for r in rows if r.uniqueid == from_uid), None) or (rows[0] if rows else None)
             if rec is None:
                 return False
+            if rec.uniqueid == to_uid:  # moved by an earlier transfer: it runs there already
+                return True
             path = None
             for channel, variable in ((from_channel, "MIXMONITOR_FILENAME"), (to_channel, "REC")):
                 with contextlib.suppress(Exception):

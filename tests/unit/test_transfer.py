@@ -232,3 +232,51 @@ async def test_a_refused_transfer_is_a_502_and_the_handoff_is_dropped(env):
         c.bridge.action = original
     assert r.status_code == 502 and "refused" in r.json()["detail"]
     assert c.services["transfers"].handoff_for(CALL, "erin") is None
+
+
+async def test_the_recording_moves_to_the_caller_once(env):
+    """The agent leg's MixMonitor stops, the caller's appends to the same file;
+    a second transfer (erin onwards) starts no second MixMonitor."""
+    app, fake, clients = env
+    c = app.state.container
+    await push(fake, answered_call() + [
+        event("MixMonitorStart", Channel=ALICE_1, Uniqueid=CALL + "1", Linkedid=CALL, Context="ctidesk-rec")])
+    await until(lambda: CALL in c.bridge.model.calls and c.bridge.model.calls[CALL].record_state == "recording")
+    from recordings.models import Recording
+    from sqlalchemy import select
+
+    async def rows():
+        async with c.sessionmaker() as db:
+            return (await db.execute(select(Recording).where(Recording.call_id == CALL))).scalars().all()
+    for _ in range(100):
+        if await rows():
+            break
+        await asyncio.sleep(0.05)  # the recording service writes its row off the bus
+    r = await clients["alice"].post("/api/v1/agent/transfer", transfer())
+    assert r.status_code == 202 and r.json()["recording_moved"] is True, r.text
+    stops = [a for a in fake.actions if a.get("Action") == "StopMixMonitor"]
+    starts = [a for a in fake.actions if a.get("Action") == "MixMonitor"]
+    assert [s["Channel"] for s in stops] == [ALICE_1]
+    assert [(s["Channel"], s["Options"], s["File"].endswith(f"{CALL}.wav")) for s in starts] == [
+        (CALLER["Channel"], "a", True)]
+    (rec,) = await rows()
+    assert (rec.uniqueid, rec.status) == (CALL, "recording")
+    # Asterisk reports the agent leg's stop: the row (now the caller's) goes on recording
+    await push(fake, [event("MixMonitorStop", Channel=ALICE_1, Uniqueid=CALL + "1", Linkedid=CALL),
+                      event("MixMonitorStart", Channel=CALLER["Channel"], Uniqueid=CALL, Linkedid=CALL)])
+    await push(fake, [event("BlindTransfer", Result="Success", TransfererChannel=ALICE_1, TransfererLinkedid=CALL,
+                            TransfereeChannel=CALLER["Channel"], TransfereeUniqueid=CALL, TransfereeLinkedid=CALL,
+                            Context="ctidesk-xfer", Extension="1003"),
+                      event("Hangup", Channel=ALICE_1, Uniqueid=CALL + "1", Linkedid=CALL)] + erin_rings() + [
+                      event("DialEnd", DestChannel="Local/1003@agents-00000005;1", DestLinkedid=CALL,
+                            DialStatus="ANSWER", **CALLER)])
+    await until(lambda: c.bridge.model.calls[CALL].agent == "erin")
+    await asyncio.sleep(0.3)
+    (rec,) = await rows()
+    assert rec.status == "recording"
+    # erin hands it on to the sales queue: the caller's MixMonitor already runs
+    r = await clients["erin"].post("/api/v1/agent/transfer", transfer(target={"queue": "sales"}))
+    assert r.status_code == 202, r.text
+    assert fake.count("MixMonitor") == 1 and fake.count("StopMixMonitor") == 1
+    sent = [a for a in fake.actions if a.get("Action") == "BlindTransfer"]
+    assert (sent[-1]["Channel"], sent[-1]["Exten"]) == ("Local/1003@agents-00000005;1", "q-sales")
