@@ -135,7 +135,7 @@ class Call:
                  "called_number", "queue", "agent", "interface", "created_at", "enqueued_at",
                  "ringing_at", "answered_at", "ended_at", "outcome", "cause", "ringing",
                  "ivr_path", "abandoned", "first_uniqueid", "synthetic", "record_state",
-                 "transfer_pending", "transferred_from")
+                 "transfer_pending", "transferred_from", "consult")
 
     def __init__(self, call_id: str, at: float) -> None:
         self.id = call_id
@@ -164,6 +164,7 @@ class Call:
         # issue 11: a blind transfer's target (agent name, or "queue:<name>") until it answers
         self.transfer_pending: str | None = None
         self.transferred_from: str | None = None
+        self.consult: tuple | None = None  # (agent, interface) of a queue agent who answered an attended transfer
 
 
 class Member:
@@ -416,6 +417,8 @@ class LiveModel:
         if call.answered_at is not None:
             if call.transfer_pending is not None:  # transferred into a queue: this agent has it now
                 self._take_over(call, f.get("MemberName"), f.get("Interface"))
+            else:  # an attended transfer into a queue: the consult was answered
+                call.consult = (f.get("MemberName"), f.get("Interface"))
             return
         self._answer(call, f.get("MemberName"), f.get("Interface"), f.get("Queue") or call.queue,
                      _int(f.get("HoldTime"), 0), self._at(f))
@@ -450,7 +453,13 @@ class LiveModel:
         elif exten:
             to_agent = self._agent_for_extension(exten)
         call.transferred_from = from_agent
-        target_device = next((d for d, a in call.ringing.items() if to_agent and a == to_agent), None)
+        if answered and to_agent is None and call.consult is not None:
+            to_agent = call.consult[0]  # the queue agent who answered the consult
+            target_device = call.consult[1]
+        else:
+            target_device = next((d for d, a in call.ringing.items() if to_agent and a == to_agent), None) or \
+                next((d for d, a in self.agent_devices.items() if to_agent and a == to_agent), None)
+        call.consult = None
         if answered and target_device is not None:
             self._take_over(call, to_agent, target_device)  # attended: the target answered the consult
         else:

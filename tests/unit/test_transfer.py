@@ -280,3 +280,30 @@ async def test_the_recording_moves_to_the_caller_once(env):
     assert fake.count("MixMonitor") == 1 and fake.count("StopMixMonitor") == 1
     sent = [a for a in fake.actions if a.get("Action") == "BlindTransfer"]
     assert (sent[-1]["Channel"], sent[-1]["Exten"]) == ("Local/1003@agents-00000005;1", "q-sales")
+
+
+def test_model_attended_transfer_into_a_queue_hands_the_call_to_the_agent_who_answered():
+    from cti.model import LiveModel
+
+    out = []
+    model = LiveModel(out.append, agent_devices={"Local/1001@agents": "alice", "Local/1003@agents": "carol"})
+    fields = lambda **kw: {**CALLER, **kw}  # noqa: E731
+    model.handle("Newchannel", fields())
+    model.handle("Newchannel", {"Channel": ALICE_1, "Uniqueid": CALL + "1", "Linkedid": CALL})
+    model.handle("AgentConnect", fields(Queue="support", Interface="Local/1001@agents/n", MemberName="alice"))
+    # the consult: alice's Atxfer enters the sales queue, carol answers it
+    model.handle("Newchannel", {"Channel": "Local/q-sales@ctidesk-xfer-0000000a;2", "Uniqueid": CALL + "8",
+                                "Linkedid": CALL})
+    model.handle("AgentConnect", {"Channel": "Local/q-sales@ctidesk-xfer-0000000a;2", "Uniqueid": CALL + "8",
+                                  "Linkedid": CALL, "Queue": "sales", "Interface": "Local/1003@agents/n",
+                                  "MemberName": "carol"})
+    assert model.calls[CALL].agent == "alice"
+    model.handle("AttendedTransfer", {"Result": "Success", "OrigTransfererChannel": ALICE_1,
+                                      "TransfereeUniqueid": CALL, "TransfereeLinkedid": CALL,
+                                      "TransferTargetChannel": "Local/q-sales@ctidesk-xfer-0000000a;1"})
+    moved = [e for e in out if e.type == "call_transferred"]
+    assert [(e.mode, e.from_agent, e.to_agent, e.to_queue) for e in moved] == [("attended", "alice", "carol", "sales")]
+    call = model.calls[CALL]
+    assert (call.agent, call.interface, call.transfer_pending) == ("carol", "Local/1003@agents/n", None)
+    model.handle("AttendedTransfer", {"Result": "Fail", "TransfereeUniqueid": CALL})  # failures change nothing
+    assert len([e for e in out if e.type == "call_transferred"]) == 1
