@@ -34,7 +34,9 @@ class AgentStateNotifier:
         self.directory = directory
 
     def __call__(self, event) -> None:
-        if event.type not in ("agent_status_changed", "call_ringing"):
+        # call_answered too: a PJSIP phone's member turns "in use" before the
+        # answer is known, and the state computed then still says ringing.
+        if event.type not in ("agent_status_changed", "call_ringing", "call_answered"):
             return
         username = self.directory.username_for(event.agent, event.interface)
         info = self.directory.by_username.get(username) if username else None

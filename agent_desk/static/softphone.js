@@ -104,15 +104,14 @@ function callerOf(session) {
   return { name, number };
 }
 
-function reasonCause(request) {
+function completedElsewhere(request) {
   // Asterisk cancels the other ringing phones of a ringall queue with
   // `Reason: SIP;cause=200;text="Call completed elsewhere"`: not a missed call.
   try {
-    const reason = request && typeof request.getHeader === 'function' ? str(request.getHeader('Reason')) : '';
-    const m = /cause=(\d+)/i.exec(reason);
-    return m ? Number(m[1]) : null;
+    const reasons = request && typeof request.getHeaders === 'function' ? request.getHeaders('Reason') : [];
+    return reasons.some((r) => /^\s*SIP\s*;\s*cause\s*=\s*200\b/i.test(String(r)));
   } catch (_e) {
-    return null;
+    return false;
   }
 }
 
@@ -182,7 +181,7 @@ function endCall(session, e, failed) {
   const call = sp.call;
   const wasRinging = call.status === 'ringing';
   const cancelled = failed && e && e.originator === 'remote' && wasRinging
-    && e.cause === window.JsSIP.C.causes.CANCELED && reasonCause(e.message) !== 200;
+    && e.cause === window.JsSIP.C.causes.CANCELED && !completedElsewhere(e.message);
   if (cancelled) {
     sp.missed.unshift({ caller: call.caller, at: new Date() });
     sp.missed.length = Math.min(sp.missed.length, MAX_MISSED);

@@ -13,8 +13,11 @@ FAIL (never skip).
 """
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -137,10 +140,39 @@ def test_softphone_registers_answers_and_audio_flows_both_ways(webrtc_page, sync
     page.get_by_test_id("softphone-mute").click()
     page.wait_for_selector('[data-testid="softphone-mic"][data-muted="false"]')
 
+    # The desk's own agent state follows the answer (not stuck on "ringing").
+    page.wait_for_selector('[data-testid="agent-state"][data-state="on_call"]', timeout=10_000)
+    # The bar speaks the desk's language (zh-CN here); CTIDESK_SCREENSHOTS=DIR keeps a picture.
+    page.get_by_test_id("lang-select").select_option("zh-CN")
+    assert page.get_by_test_id("softphone-call-state").inner_text() == "通话中"
+    assert page.get_by_test_id("softphone-hangup").inner_text() == "挂断"
+    page.get_by_test_id("softphone-dtmf-1").click()
+    if os.environ.get("CTIDESK_SCREENSHOTS"):
+        page.screenshot(path=str(Path(os.environ["CTIDESK_SCREENSHOTS"]) / "softphone-zh-CN.png"))
+
+    # Hold (a re-INVITE: Asterisk plays the caller music on hold) and back.
+    page.get_by_test_id("softphone-hold").click()
+    page.wait_for_selector('[data-testid="softphone-hold"][aria-pressed="true"]', timeout=10_000)
+    assert page.evaluate("() => window.ctideskSoftphone.session.isOnHold().local") is True
+    assert _sp_state(page)["call"]["held"] is True
+    page.get_by_test_id("softphone-hold").click()
+    page.wait_for_selector('[data-testid="softphone-hold"][aria-pressed="false"]', timeout=10_000)
+    # audio flows again after the hold
+    resumed = _stats(page)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        now = _stats(page)
+        if (now["packetsSent"] - resumed["packetsSent"] >= 25
+                and now["packetsReceived"] - resumed["packetsReceived"] >= 25):
+            break
+        page.wait_for_timeout(250)  # polling getStats under a deadline
+    else:
+        raise AssertionError(f"no RTP after unhold: {resumed} -> {now}")
+
     # DTMF from the pad goes into the call.
     page.get_by_test_id("softphone-dtmf-5").click()
     page.get_by_test_id("softphone-dtmf-hash").click()
-    assert page.get_by_test_id("softphone-dtmf-sent").inner_text() == "5#"
+    assert page.get_by_test_id("softphone-dtmf-sent").inner_text() == "15#"
 
     page.get_by_test_id("softphone-hangup").click()
     page.wait_for_selector('[data-testid="softphone-call"][data-state="ended"]', timeout=10_000)
@@ -177,4 +209,27 @@ def test_missed_call_notice_when_the_caller_hangs_up_while_ringing(webrtc_page, 
     page.wait_for_selector('[data-testid="pop"][data-status="ended"]', timeout=15_000)
     # Still registered, ready for the next call.
     assert page.get_by_test_id("softphone-registration").get_attribute("data-state") == "registered"
+    assert page.page_errors == [] and page.dialogs == []
+
+
+def test_softphone_reconnects_and_registers_again_after_a_socket_blip(webrtc_page, sync_server, sandbox, ami):
+    page, srv = webrtc_page, sync_server
+    _open_desk(page, srv, sandbox)
+    # A network blip: the kernel aborts the desk's TCP connection to the WSS
+    # port (both ends). Nobody else uses the sandbox's 8089 while this test
+    # session holds it (sandbox.runner.exclusive_use).
+    kill = subprocess.run(["ss", "-K", "dst", "127.0.0.1", "dport", "=", "8089"], capture_output=True, text=True)
+    assert kill.returncode == 0, kill.stderr
+    subprocess.run(["ss", "-K", "src", "127.0.0.1", "sport", "=", "8089"], capture_output=True, text=True)
+    page.wait_for_selector('[data-testid="softphone-registration"][data-state="reconnecting"]', timeout=10_000)
+    assert page.get_by_test_id("softphone-hint").count() == 0  # not the certificate: it worked before
+    page.wait_for_selector('[data-testid="softphone-registration"][data-state="registered"]', timeout=30_000)
+
+    # The new registration is real: a queue call rings this desk again.
+    placed = in_thread(place_test_call(ami, "13700137000", name="After Blip", hold=30))
+    assert placed.ok, placed.response
+    page.wait_for_selector('[data-testid="softphone-call"][data-state="ringing"]', timeout=25_000)
+    page.get_by_test_id("softphone-reject").click()
+    page.wait_for_selector('[data-testid="softphone-call"][data-state="ended"]', timeout=10_000)
+    assert _sp_state(page)["missed"] == 0  # rejected by the agent: not a missed call
     assert page.page_errors == [] and page.dialogs == []
