@@ -272,6 +272,12 @@ class TransferService:
         if t == "call_transferred":
             self._notify(event)
             self._spawn(self._record_transfer(event))
+        elif t == "call_handed_over":
+            # the new seat's desk: its pop shows the call answered (by them)
+            username = self.directory.username_for(event.agent, event.interface)
+            if username and self.c.hub is not None:
+                self.c.hub.send(username, {"type": "call_answered", "call_id": event.call_id, "agent": username,
+                                           "handed_over_by": self._username(event.from_agent)})
         elif t == "call_ended":
             h = self.handoffs.pop(event.call_id, None)
             if h is not None and event.agent:

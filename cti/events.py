@@ -251,3 +251,20 @@ class CallTransferred(DomainEvent):
 
 
 EVENT_TYPES[CallTransferred.type] = CallTransferred
+
+
+@_ev
+class CallHandedOver(DomainEvent):
+    """The transfer's target has the caller now (it answered; for an attended
+    transfer, the agent hung up after the consult). Not a second
+    ``call_answered``: queue figures count the call's answer once."""
+
+    type: ClassVar[str] = "call_handed_over"
+    call_id: str
+    at: float
+    agent: str | None
+    interface: str | None
+    from_agent: str | None
+
+
+EVENT_TYPES[CallHandedOver.type] = CallHandedOver

@@ -401,7 +401,8 @@ class LiveModel:
             if call.answered_at is None and call.queue is None:
                 self._answer(call, call.ringing[device], device, None, None, self._at(f))
             elif call.transfer_pending is not None and call.ringing[device]:
-                self._take_over(call, call.ringing[device], device)  # a blind transfer's target answered
+                # a blind transfer's target answered
+                self._take_over(call, call.ringing[device], device, self._at(f))
         else:
             call.ringing.pop(device, None)
 
@@ -416,7 +417,7 @@ class LiveModel:
             return
         if call.answered_at is not None:
             if call.transfer_pending is not None:  # transferred into a queue: this agent has it now
-                self._take_over(call, f.get("MemberName"), f.get("Interface"))
+                self._take_over(call, f.get("MemberName"), f.get("Interface"), self._at(f))
             else:  # an attended transfer into a queue: the consult was answered
                 call.consult = (f.get("MemberName"), f.get("Interface"))
             return
@@ -431,10 +432,11 @@ class LiveModel:
 
     # -- transfers (issue 11) --------------------------------------------------
 
-    def _take_over(self, call: Call, agent: str | None, interface: str | None) -> None:
+    def _take_over(self, call: Call, agent: str | None, interface: str | None, at: float) -> None:
         call.transfer_pending = None
         call.agent = agent
         call.interface = interface
+        self.emit(ev.CallHandedOver(call.id, at, agent, interface, call.transferred_from))
 
     def _agent_for_extension(self, exten: str) -> str | None:
         """The agent whose phone is extension ``exten`` (``Local/1003@agents``, ``PJSIP/1003``)."""
@@ -460,11 +462,11 @@ class LiveModel:
             target_device = next((d for d, a in call.ringing.items() if to_agent and a == to_agent), None) or \
                 next((d for d, a in self.agent_devices.items() if to_agent and a == to_agent), None)
         call.consult = None
+        self.emit(ev.CallTransferred(call.id, at, mode, from_agent, to_agent, to_queue, exten))
         if answered and target_device is not None:
-            self._take_over(call, to_agent, target_device)  # attended: the target answered the consult
+            self._take_over(call, to_agent, target_device, at)  # attended: the target answered the consult
         else:
             call.transfer_pending = to_agent or f"queue:{to_queue or exten or ''}"
-        self.emit(ev.CallTransferred(call.id, at, mode, from_agent, to_agent, to_queue, exten))
 
     def on_blind_transfer(self, f: dict) -> None:
         if f.get("Result") != "Success":

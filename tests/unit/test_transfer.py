@@ -148,6 +148,8 @@ async def test_blind_transfer_to_an_expert_pops_the_handoff_and_names_both_agent
     await push(fake, [event("DialEnd", DestChannel="Local/1003@agents-00000005;1", DestLinkedid=CALL,
                             DialStatus="ANSWER", **CALLER)])
     await until(lambda: c.bridge.model.calls[CALL].agent == "erin")
+    answered = await erin.next_of("call_answered", timeout=5)  # erin's pop: answered, by her
+    assert (answered["call_id"], answered["agent"], answered["handed_over_by"]) == (CALL, "erin", "alice")
     await push(fake, [event("Hangup", Channel="Local/1003@agents-00000005;1", Uniqueid=CALL + "5", Linkedid=CALL),
                       event("Hangup", Channel="Local/1001@agents-00000002;2", Uniqueid=CALL + "2", Linkedid=CALL),
                       event("Hangup", Cause="16", **CALLER)])
@@ -303,6 +305,10 @@ def test_model_attended_transfer_into_a_queue_hands_the_call_to_the_agent_who_an
                                       "TransferTargetChannel": "Local/q-sales@ctidesk-xfer-0000000a;1"})
     moved = [e for e in out if e.type == "call_transferred"]
     assert [(e.mode, e.from_agent, e.to_agent, e.to_queue) for e in moved] == [("attended", "alice", "carol", "sales")]
+    handed = [e for e in out if e.type == "call_handed_over"]
+    assert [(e.agent, e.from_agent) for e in handed] == [("carol", "alice")]
+    assert out.index(moved[0]) < out.index(handed[0])  # the transfer, then who has the call
+    assert not [e for e in out if e.type == "call_answered" and e.agent == "carol"]  # answered once only
     call = model.calls[CALL]
     assert (call.agent, call.interface, call.transfer_pending) == ("carol", "Local/1003@agents/n", None)
     model.handle("AttendedTransfer", {"Result": "Fail", "TransfereeUniqueid": CALL})  # failures change nothing
