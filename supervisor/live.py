@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 PRIORITY = ("on_hold", "on_call", "ringing", "wrap_up", "paused", "unavailable", "available")
 CALL_EVENTS = ("call_created", "call_ringing", "call_answered", "call_ended", "queue_caller_joined",
-               "queue_caller_left", "queue_caller_abandoned", "call_ivr_completed")
+               "queue_caller_left", "queue_caller_abandoned", "call_ivr_completed",
+               "call_handed_over")  # issue 11: a transfer's target has the call (on call), the agent is free
 
 
 class AgentView:
@@ -131,6 +132,10 @@ class SupervisorLive:
                     touched.add(n)
             if name:
                 touched.add(name)
+        elif t == "call_handed_over":
+            for name in (self._agent_name(e.agent, e.interface), self._agent_name(e.from_agent, None)):
+                if name:
+                    touched.add(name)
         elif t == "call_ended":
             entry = self.entries.pop(e.call_id, None)
             if entry is not None:

@@ -150,6 +150,8 @@ async def test_blind_transfer_to_an_expert_pops_the_handoff_and_names_both_agent
     await until(lambda: c.bridge.model.calls[CALL].agent == "erin")
     answered = await erin.next_of("call_answered", timeout=5)  # erin's pop: answered, by her
     assert (answered["call_id"], answered["agent"], answered["handed_over_by"]) == (CALL, "erin", "alice")
+    live = c.services["supervisor"].live  # the wallboard: erin is on the call now, alice is not
+    assert live.agents["erin"].state == "on_call" and live.agents["alice"].state != "on_call"
     await push(fake, [event("Hangup", Channel="Local/1003@agents-00000005;1", Uniqueid=CALL + "5", Linkedid=CALL),
                       event("Hangup", Channel="Local/1001@agents-00000002;2", Uniqueid=CALL + "2", Linkedid=CALL),
                       event("Hangup", Cause="16", **CALLER)])
