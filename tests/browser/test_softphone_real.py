@@ -233,3 +233,22 @@ def test_softphone_reconnects_and_registers_again_after_a_socket_blip(webrtc_pag
     page.wait_for_selector('[data-testid="softphone-call"][data-state="ended"]', timeout=10_000)
     assert _sp_state(page)["missed"] == 0  # rejected by the agent: not a missed call
     assert page.page_errors == [] and page.dialogs == []
+
+
+def test_untrusted_certificate_shows_the_hint(page, sync_server):
+    """In the ordinary browser (no pin for the sandbox certificate) the WSS
+    socket fails: the bar says so and tells the agent how to trust it."""
+    srv = sync_server
+    srv.add_user(AGENT, extension=EXTENSION, queues="support", phone="webrtc")
+    login(page, srv, AGENT, wait_available=False)
+    page.wait_for_selector('[data-testid="softphone-registration"][data-state="failed"]', timeout=20_000)
+    # no registered phone: app_queue has the member as unavailable, and the desk says so
+    page.wait_for_selector('[data-testid="agent-state"][data-state="unavailable"]', timeout=10_000)
+    hint = page.get_by_test_id("softphone-hint")
+    hint.wait_for()
+    assert "https://127.0.0.1:8089/httpstatus" in hint.inner_text()
+    assert hint.locator("a").get_attribute("href") == "https://127.0.0.1:8089/httpstatus"
+    # JsSIP keeps retrying in the background; the hint stays up meanwhile.
+    page.wait_for_timeout(3000)  # spans one retry (2 s): the state must not flicker back
+    assert page.get_by_test_id("softphone-registration").get_attribute("data-state") == "failed"
+    assert page.page_errors == []
