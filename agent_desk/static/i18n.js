@@ -272,6 +272,11 @@ export const DICT = {
     'sp.dtmf': 'Keypad',
     'sp.missed': 'Missed calls ({n})',
     'sp.missed_clear': 'Clear',
+    'sp.sound_off': 'Click anywhere on the page to hear the ring tone',
+    'sp.cause.no_mic': 'No microphone: allow this site to use it',
+    'sp.cause.connection': 'The connection to the phone server dropped',
+    'sp.cause.rtp_timeout': 'No audio from the phone server',
+    'sp.cause.media': 'The browser and the phone server found no common audio format',
     'value.none': '—',
     // transfer (issue 11, transfer.js)
     'xfer.title': 'Transfer',
@@ -553,6 +558,11 @@ export const DICT = {
     'sp.dtmf': '拨号盘',
     'sp.missed': '未接来电（{n}）',
     'sp.missed_clear': '清除',
+    'sp.sound_off': '点击页面任意处即可听到铃声',
+    'sp.cause.no_mic': '无法使用麦克风：请允许本网站使用麦克风',
+    'sp.cause.connection': '与电话服务器的连接已中断',
+    'sp.cause.rtp_timeout': '未收到电话服务器的音频',
+    'sp.cause.media': '浏览器与电话服务器没有共同支持的音频格式',
     'value.none': '—',
     // transfer (issue 11, transfer.js)
     'xfer.title': '转接',

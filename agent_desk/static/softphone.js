@@ -37,7 +37,8 @@ const sp = {
   // call.status: ringing | connecting | active | ended
   call: null,
   missed: [],
-  ring: null, // {ctx, timer, nodes}
+  ring: null, // {ctx, gain, oscillators, timer}
+  audioCtx: null,
   dtmfSent: '',
   timer: null,
   endedTimer: null,
@@ -48,17 +49,34 @@ const sp = {
 const byTestId = (root, id) => root.querySelector(`[data-testid="${id}"]`);
 
 // ---- ring tone: WebAudio, 440+480 Hz, 1 s on / 2 s off -------------------------
+//
+// One AudioContext for the page, made on the agent's first click or key press
+// where possible: browsers keep a context made without a gesture on this page
+// suspended (silent). Then the bar says "click to hear the ring tone".
+
+function audioContext() {
+  if (sp.audioCtx) return sp.audioCtx;
+  const Ctx = window.AudioContext || window.webkitAudioContext;
+  if (!Ctx) return null;
+  try {
+    sp.audioCtx = new Ctx();
+    sp.audioCtx.addEventListener('statechange', render);
+  } catch (_e) {
+    sp.audioCtx = null;
+  }
+  return sp.audioCtx;
+}
+
+function unlockAudio() {
+  const ctx = audioContext();
+  if (ctx && ctx.state === 'suspended') ctx.resume().catch(() => {});
+  if (sp.audio && sp.audio.srcObject && sp.audio.paused) sp.audio.play().catch(() => {});
+}
 
 function startRing() {
   if (sp.ring) return;
-  const Ctx = window.AudioContext || window.webkitAudioContext;
-  if (!Ctx) return;
-  let ctx;
-  try {
-    ctx = new Ctx();
-  } catch (_e) {
-    return;
-  }
+  const ctx = audioContext();
+  if (!ctx) return;
   const gain = ctx.createGain();
   gain.gain.value = 0;
   gain.connect(ctx.destination);
@@ -77,8 +95,6 @@ function startRing() {
     gain.gain.setValueAtTime(0.12, now + 1);
     gain.gain.linearRampToValueAtTime(0, now + 1.02);
   };
-  // Without a gesture on this page the context may start suspended; it then
-  // stays silent (the bar still rings visually) until the agent clicks.
   ctx.resume().catch(() => {});
   burst();
   sp.ring = { ctx, gain, oscillators, timer: window.setInterval(burst, 3000) };
@@ -91,8 +107,9 @@ function stopRing() {
   window.clearInterval(ring.timer);
   for (const osc of ring.oscillators) {
     try { osc.stop(); } catch (_e) { /* already stopped */ }
+    osc.disconnect();
   }
-  ring.ctx.close().catch(() => {});
+  ring.gain.disconnect();
 }
 
 // ---- call bookkeeping ------------------------------------------------------------
@@ -277,6 +294,19 @@ function callerText(caller) {
   return caller.name || caller.number || t('sp.unknown_caller');
 }
 
+function endCauseText(cause) {
+  // JsSIP's causes of a failed call that the agent can act on; others say nothing.
+  const C = window.JsSIP ? window.JsSIP.C.causes : {};
+  switch (cause) {
+    case C.USER_DENIED_MEDIA_ACCESS: return t('sp.cause.no_mic');
+    case C.CONNECTION_ERROR: return t('sp.cause.connection');
+    case C.RTP_TIMEOUT: return t('sp.cause.rtp_timeout');
+    case C.INCOMPATIBLE_SDP:
+    case C.BAD_MEDIA_DESCRIPTION: return t('sp.cause.media');
+    default: return null;
+  }
+}
+
 function button(testid, key, className, onClick, extra = {}) {
   const b = el('button', { className: `btn ${className}`, testid, text: t(key), attrs: { type: 'button', ...extra } });
   b.addEventListener('click', onClick);
@@ -318,6 +348,11 @@ function buildCall() {
   if (call.status === 'ended' && call.missed) label = t('sp.call.missed');
   box.appendChild(el('span', { className: 'sp-call-state', testid: 'softphone-call-state', text: label }));
   box.appendChild(el('span', { className: 'sp-caller', testid: 'softphone-caller', text: callerText(call.caller) }));
+  if (call.status === 'ringing' && sp.audioCtx && sp.audioCtx.state !== 'running') {
+    box.appendChild(el('span', { className: 'sp-sound-off', testid: 'softphone-sound-off', text: t('sp.sound_off') }));
+  }
+  const cause = call.status === 'ended' && !call.missed ? endCauseText(call.endCause) : null;
+  if (cause) box.appendChild(el('span', { className: 'sp-cause', testid: 'softphone-end-cause', text: cause }));
   if (call.status === 'active' && call.answeredAt) {
     box.appendChild(el('span', { className: 'sp-timer', testid: 'softphone-timer', text: fmtClock(Date.now() - call.answeredAt) }));
   }
@@ -500,7 +535,7 @@ function exposeHooks() {
         caller: { ...sp.call.caller }, missed: Boolean(sp.call.missed), endCause: sp.call.endCause } : null,
       missed: sp.missed.length,
       ringing: Boolean(sp.ring),
-      ringContext: sp.ring ? sp.ring.ctx.state : null,
+      audioContext: sp.audioCtx ? sp.audioCtx.state : null,
       dtmfSent: sp.dtmfSent,
     }),
     get session() { return sp.session; },
@@ -555,11 +590,9 @@ async function init() {
       if (node) node.textContent = fmtClock(Date.now() - sp.call.answeredAt);
     }
   }, 1000);
-  // Any click on the page may unlock audio that autoplay policy held back.
-  document.addEventListener('click', () => {
-    if (sp.ring) sp.ring.ctx.resume().catch(() => {});
-    if (sp.audio && sp.audio.srcObject && sp.audio.paused) sp.audio.play().catch(() => {});
-  });
+  // A click or key press on the page unlocks audio that autoplay policy holds back.
+  document.addEventListener('pointerdown', unlockAudio, true);
+  document.addEventListener('keydown', unlockAudio, true);
   window.addEventListener('pagehide', () => {
     stopRing();
     if (sp.ua) sp.ua.stop(); // un-REGISTER: the queue stops ringing a closed desk
