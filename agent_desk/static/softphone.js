@@ -227,7 +227,7 @@ function answer() {
   sp.call.status = 'connecting';
   render();
   try {
-    s.answer({ mediaConstraints: MEDIA, pcConfig: PC_CONFIG, rtcOfferConstraints: null });
+    s.answer({ mediaConstraints: MEDIA, pcConfig: PC_CONFIG });
   } catch (_e) {
     // JsSIP throws when the call is already gone; its failed event follows.
   }
@@ -596,6 +596,10 @@ async function init() {
   window.addEventListener('pagehide', () => {
     stopRing();
     if (sp.ua) sp.ua.stop(); // un-REGISTER: the queue stops ringing a closed desk
+  });
+  window.addEventListener('pageshow', (ev) => {
+    // Back/forward cache restore: register again (desk.js reopens its socket too).
+    if (ev.persisted && sp.ua && !isLeaving() && getToken()) sp.ua.start();
   });
   render();
   try {
