@@ -73,7 +73,10 @@ async function submit() {
     await apiRequest('/api/v1/agent/transfer', {
       method: 'POST', body: { mode: f.mode, target, notes: f.notes, draft },
     });
-    state.status = { key: f.mode === 'attended' ? 'xfer.consulting' : 'xfer.requested' };
+    // call_transferred may come over the socket before this answer: keep "done"
+    if (!state.status || state.status.key !== 'xfer.done') {
+      state.status = { key: f.mode === 'attended' ? 'xfer.consulting' : 'xfer.requested' };
+    }
   } catch (e) {
     const detail = e instanceof ApiError && typeof e.detail === 'string' ? e.detail : '';
     state.status = { key: 'xfer.failed', params: { status: e.status || 0, detail }, error: true };

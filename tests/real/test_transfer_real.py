@@ -71,6 +71,9 @@ async def _check_pop(erin, alice, call_id: str, caller: str, mode: str, notes: s
     assert pop["handoff"]["from_agent"] == "alice" and pop["handoff"]["mode"] == mode
     assert pop["handoff"]["notes"] == notes and pop["handoff"]["draft"] == draft
     assert "customer" in pop and "ivr_path" in pop["call"]
+    # erin's phone answers (attended: alice hangs up after the consult): her pop says she has the call
+    answered = await erin.next_of("call_answered", timeout=30, call_id=call_id)
+    assert answered["agent"] == "erin" and answered["handed_over_by"] == "alice"
 
 
 async def test_blind_transfer_to_an_expert(server, ami, sandbox):
