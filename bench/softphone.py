@@ -505,7 +505,7 @@ def report(samples: list[Sample], args) -> int:
             ("    of which INVITE -> PBX Newchannel", "invite_to_newchannel"),
             ("    PBX Newchannel -> screen_pop received", "newchannel_to_pop"),
             ("(b) agent channel Up -> first RTP to caller", "up_to_audio"),
-            ("    phone answered+sending -> first RTP to caller", "relay")]
+            ("    answered+sending -> first RTP to caller", "relay")]
     head = f"{'ms':<46}{'SIP p50':>8}{'p99':>8}{'Local p50':>10}{'p99':>8}{'ratio p50':>10}{'p99':>7}"
     say(head)
     say("-" * len(head))
