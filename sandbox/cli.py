@@ -147,13 +147,23 @@ def asterisk_config_command(ctx, out_dir: Path) -> None:
     """Write the dialplan/queue/manager snippets a site includes in its own Asterisk."""
     from sandbox.config import render_site_snippets, write_files
 
+    from sandbox.config import AGENTS_PJSIP
+    from sandbox.phones import render_from_database
+
+    settings = _settings(ctx)
     try:
-        files = render_site_snippets(_settings(ctx))
+        files = render_site_snippets(settings)
+        agents = render_from_database(settings)  # the agents' PJSIP phones, from the users table
+        if agents is not None:
+            files[AGENTS_PJSIP] = agents
         write_files(files, out_dir)
     except _errors() as exc:
         raise click.ClickException(str(exc)) from None
     for name in sorted(files):
         click.echo(str(out_dir / name))
+    if agents is None:
+        click.echo(f"note: no {AGENTS_PJSIP}: the database is not reachable or not migrated "
+                   "(run `ctidesk db upgrade`, add users, run this again)")
     click.echo(f"see {out_dir / 'README.txt'} for how to #include them")
 
 

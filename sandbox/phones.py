@@ -62,3 +62,26 @@ async def sync_from_database(settings: Settings) -> list[str]:
     finally:
         await engine.dispose()
     return await sync(settings, accounts)
+
+
+def render_from_database(settings: Settings) -> str | None:
+    """``ctidesk_pjsip_agents.conf`` for a site (``ctidesk asterisk-config``), or
+    None when the database cannot be read (not migrated, unreachable)."""
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ctidesk.db import make_engine, make_sessionmaker
+
+    async def run() -> str:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            return phones.render_pjsip(await load_accounts(make_sessionmaker(engine)))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except (SQLAlchemyError, OSError) as exc:
+        log.info("agents' PJSIP phones not rendered: %s", exc)
+        return None

@@ -16,6 +16,9 @@ _seq = itertools.count(1)
 
 
 def settings_for(tmp_path: Path, **overrides) -> Settings:
+    # A sandbox root of the test's own (never provisioned): the unit tier must
+    # not write agents' PJSIP endpoints into the machine's sandbox Asterisk.
+    overrides.setdefault("sandbox_root", tmp_path / "sandbox-root")
     return Settings().with_(state_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
                             secret_key=SECRET_KEY, **overrides)
 

@@ -230,6 +230,47 @@ def test_asterisk_config_writes_site_snippets(tmp_path, settings):
     assert "[ctidesk-inbound]" in (out / "ctidesk_extensions.conf").read_text()
 
 
+def test_asterisk_config_renders_the_agents_sip_phones(tmp_path):
+    """A site gets one PJSIP endpoint per sip/webrtc agent from its users table,
+    with the digest hash only (the password printed once is not in it)."""
+    import asyncio
+
+    from accounts import service as accounts
+    from ctidesk.db import Base, import_all_models, make_engine, make_sessionmaker
+
+    settings = load_settings(env={"CTIDESK_CONFIG": str(tmp_path / "none.toml"),
+                                  "CTIDESK_STATE_DIR": str(tmp_path / "state"),
+                                  "CTIDESK_ASTERISK_FS_ROOT": str(tmp_path / "site-fs")})
+
+    async def seed() -> str:
+        import_all_models()
+        engine = make_engine(settings.effective_database_url)
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        async with make_sessionmaker(engine)() as db:
+            desk = await accounts.create_user(db=db, username="dora", password="long-enough-pw", role="agent",
+                                              extension="1201", phone="sip")
+            await accounts.create_user(db=db, username="wendy", password="long-enough-pw", role="agent",
+                                       extension="1202", phone="webrtc")
+            await accounts.create_user(db=db, username="lou", password="long-enough-pw", role="agent",
+                                       extension="1203")
+            await db.commit()
+            password = desk.sip_password_once
+        await engine.dispose()
+        return password
+
+    password = asyncio.run(seed())
+    out = tmp_path / "site"
+    result = CliRunner().invoke(asterisk_config_command, ["--out", str(out)], obj=settings)
+    assert result.exit_code == 0, result.output
+    agents = (out / sbconfig.AGENTS_PJSIP).read_text()
+    assert "[1201](ctidesk-sip)" in agents and "[1202](ctidesk-webrtc)" in agents
+    assert "[1203]" not in agents  # a simulated phone has no endpoint
+    assert password and password not in agents and "password_digest = md5:" in agents
+    assert (out / sbconfig.AGENTS_PJSIP).stat().st_mode & 0o777 == 0o600
+    assert '#include "ctidesk_pjsip_agents.conf"' in (out / "README.txt").read_text()
+
+
 def test_cli_exports():
     assert {"up", "down", "status", "restart", "phone"} <= set(sandbox_group.commands)
     assert call_command.name == "call"
