@@ -17,10 +17,8 @@ from accounts.security import ROLES, authenticate_websocket, current_user
 from accounts.service import audit
 from agent_desk.hub import Connection
 from agent_desk.state import agent_state
-from cti.bridge import AMIError
-from cti.protocol import AMIConnectionLost
 from customers.phone import DIALABLE_KINDS, dial_string
-from ctidesk.deps import get_container, get_db
+from ctidesk.deps import client_ip, get_container, get_db
 from ctidesk.runtime import refresh_directory
 
 log = logging.getLogger(__name__)
@@ -65,19 +63,6 @@ def _agent_info(container, user):
     return info
 
 
-async def _queue_action(container, action: dict, ok_messages: tuple[str, ...]) -> None:
-    bridge = container.bridge
-    if bridge is None or not bridge.connected:
-        raise HTTPException(503, "the phone system (AMI) is not connected; try again shortly")
-    try:
-        await bridge.action(action, timeout=5)
-    except AMIError as exc:
-        if not any(m in str(exc).lower() for m in ok_messages):
-            raise HTTPException(502, f"Asterisk refused {action['Action']}: {exc}") from None
-    except (AMIConnectionLost, asyncio.TimeoutError) as exc:
-        raise HTTPException(503, f"{action['Action']} not confirmed by Asterisk: {exc or 'timeout'}") from None
-
-
 async def _membership_settled(container, info, *, member: bool, timeout: float = 3.0) -> None:
     """Wait (bounded) until the live model shows the agent in (or out of) all
     their queues. Asterisk answers QueueAdd before it sends QueueMemberAdded,
@@ -91,7 +76,7 @@ async def _membership_settled(container, info, *, member: bool, timeout: float =
     model = bridge.model
 
     def settled() -> bool:
-        present = {q for (q, iface) in model.members if iface == info.interface}
+        present = set(model.member_queues(info.interface))
         return set(info.queues) <= present if member else not (present & set(info.queues))
 
     if settled():
@@ -114,12 +99,11 @@ async def agent_login(request: Request, user=Depends(current_user), container=De
     await refresh_directory(container)  # users are added by `ctidesk user add`, another process
     info = _agent_info(container, user)
     for queue in info.queues:
-        await _queue_action(container, {"Action": "QueueAdd", "Queue": queue, "Interface": info.interface,
-                                        "MemberName": info.username, "StateInterface": info.state_interface,
-                                        "Penalty": "0"}, ("already there",))
+        await container.actions.queue_add(queue=queue, interface=info.interface, member_name=info.username,
+                                          state_interface=info.state_interface)
     await _membership_settled(container, info, member=True)
     await audit(db=db, actor=user.username, action="agent.queue_login", target=",".join(info.queues),
-                ip=request.client.host if request.client else None)
+                ip=client_ip(request))
     await db.commit()
     return {"queues": list(info.queues), **_state(container, info)}
 
@@ -129,11 +113,10 @@ async def agent_logout(request: Request, user=Depends(current_user), container=D
                        db: AsyncSession = Depends(get_db)):
     info = _agent_info(container, user)
     for queue in info.queues:
-        await _queue_action(container, {"Action": "QueueRemove", "Queue": queue, "Interface": info.interface},
-                            ("not there", "no such queue"))
+        await container.actions.queue_remove(queue=queue, interface=info.interface)
     await _membership_settled(container, info, member=False)
     await audit(db=db, actor=user.username, action="agent.queue_logout", target=",".join(info.queues),
-                ip=request.client.host if request.client else None)
+                ip=client_ip(request))
     await db.commit()
     return {"queues": [], **_state(container, info)}
 
@@ -173,23 +156,15 @@ async def agent_dial(body: DialIn, request: Request, user=Depends(current_user),
     if digits is None:
         raise HTTPException(422, [{"loc": ["body", "number"], "msg": f"not a dialable number: {number!r}",
                                     "type": "value_error"}])
-    bridge = container.bridge
-    if bridge is None or not bridge.connected:
-        raise HTTPException(503, "the phone system (AMI) is not connected; try again shortly")
     variables = [f"CTIDESK_DIALED_BY={user.username}"]
     if body.callback_id is not None:
         variables.append(f"CTIDESK_CALLBACK={body.callback_id}")
-    try:
-        await bridge.action({"Action": "Originate", "Channel": info.interface, "Context": "ctidesk-outbound",
-                             "Exten": digits, "Priority": "1", "CallerID": f"<{info.extension}>",
-                             "Timeout": "30000", "Async": "true", "Variable": variables}, timeout=10)
-    except AMIError as exc:
-        raise HTTPException(502, f"Asterisk refused the call: {exc}") from None
-    except (AMIConnectionLost, asyncio.TimeoutError):
-        raise HTTPException(503, "the call request was not confirmed by Asterisk; check your phone "
-                                 "before trying again") from None
+    # Sent once (the action layer never re-sends): if Asterisk does not confirm,
+    # the agent is told to check rather than a customer being rung twice.
+    await container.actions.originate(channel=info.interface, context="ctidesk-outbound", exten=digits,
+                                      caller_id=f"<{info.extension}>", variables=variables)
     await audit(db=db, actor=user.username, action="agent.dial", target=digits,
-                detail={"callback_id": body.callback_id}, ip=request.client.host if request.client else None)
+                detail={"callback_id": body.callback_id}, ip=client_ip(request))
     await db.commit()
     return {"status": "dialing", "number": digits, "extension": info.extension}
 

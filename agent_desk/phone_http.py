@@ -17,13 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.phones import SIP_KINDS
 from accounts.security import current_user
 from accounts.service import audit
-from ctidesk.deps import get_container, get_db
+from ctidesk.deps import client_ip, get_container, get_db
 
 router = APIRouter()
-
-
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 @router.get("/api/v1/agents/{username}/phone")
@@ -32,7 +28,7 @@ async def agent_phone(username: str, request: Request, user=Depends(current_user
     """The softphone account of ``username``: only for ``username`` themself."""
     if username != user.username:
         await audit(db=db, actor=user.username, action="phone.credentials_denied", target=username,
-                    ip=_client(request))
+                    ip=client_ip(request))
         await db.commit()
         raise HTTPException(403, "SIP credentials are served only to their own agent")
     if user.phone not in SIP_KINDS or not user.extension or not user.sip_ha1:
@@ -40,7 +36,7 @@ async def agent_phone(username: str, request: Request, user=Depends(current_user
     settings = container.settings
     host = urlsplit(settings.sip_wss_url).hostname or settings.sip_media_address
     await audit(db=db, actor=user.username, action="phone.credentials", target=username,
-                detail={"kind": user.phone}, ip=_client(request))
+                detail={"kind": user.phone}, ip=client_ip(request))
     await db.commit()
     return {
         "kind": user.phone,

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
+from cti.actions import AsteriskRefused, PhoneSystemUnavailable
 from cti.model import device_of
 from ctidesk.db import utcnow
 
@@ -137,39 +138,13 @@ class TransferService:
 
     # -- checks ----------------------------------------------------------------
 
-    def answered_call(self, info):
-        """The answered call the agent is on now, per the live model."""
-        if self.model is None:
-            return None
-        device = device_of(info.interface)
-        mine = [c for c in self.model.calls.values() if c.answered_at is not None and c.ended_at is None
-                and ((c.interface and device_of(c.interface) == device) or c.agent == info.username)
-                and any(device_of(ch) == device for ch in c.channels.values())]
-        mine.sort(key=lambda c: c.answered_at, reverse=True)
-        return mine[0] if mine else None
-
-    @staticmethod
-    def agent_channel(call, device: str) -> str | None:
-        """The agent's channel bridged with the caller (Local's ``;1`` half)."""
-        mine = [ch for ch in call.channels.values() if device_of(ch) == device]
-        mine.sort(key=lambda ch: (not ch.endswith(";1"), ch))
-        return mine[0] if mine else None
-
-    @staticmethod
-    def caller_channel(call, device: str) -> str | None:
-        """The customer's channel: the call's first channel unless that is the agent's own phone."""
-        if call.first_channel and device_of(call.first_channel) != device and \
-                call.first_channel in call.channels.values():
-            return call.first_channel
-        others = [ch for ch in call.channels.values() if device_of(ch) != device and not ch.startswith("Local/")]
-        return others[0] if others else None
-
     def plan(self, username: str, mode: str, target: dict, notes: str | None, draft: dict | None) -> Plan:
         expert, queue = check_payload(mode, target, notes, draft, self.queues)
         info = self.directory.by_username.get(username)
         if info is None:
             raise TransferError(409, f"user {username!r} has no phone extension; an admin must set one")
-        call = self.answered_call(info)
+        device = device_of(info.interface)
+        call = self.model.answered_call_of(device, agent=info.username) if self.model is not None else None
         if call is None:
             raise TransferError(409, "you are not on an answered call: there is nothing to transfer")
         to_info = None
@@ -186,22 +161,19 @@ class TransferService:
             exten = to_info.extension
         else:
             exten = f"q-{queue}"
-        device = device_of(info.interface)
-        channel = self.agent_channel(call, device)
+        channel = self.model.agent_leg(call, device)
         if channel is None:
             raise TransferError(409, "your phone's channel is not in the call any more")
-        return Plan(call, info, mode, to_info, queue, exten, channel, self.caller_channel(call, device))
+        return Plan(call, info, mode, to_info, queue, exten, channel, self.model.caller_leg(call, device))
 
     # -- doing it --------------------------------------------------------------
 
     async def transfer(self, username: str, mode: str, target: dict, notes: str | None,
                        draft: dict | None) -> dict:
-        from cti.bridge import AMIError
         from cti.models import CallHandoff
-        from cti.protocol import AMIConnectionLost
 
-        bridge = self.c.bridge
-        if bridge is None or not bridge.connected:
+        actions = self.c.actions
+        if not actions.connected:
             raise TransferError(503, "the phone system (AMI) is not connected; try again shortly")
         p = self.plan(username, mode, target, notes, draft)
         to_agent = p.to_agent.username if p.to_agent else None
@@ -225,33 +197,18 @@ class TransferService:
             except Exception:  # the transfer matters more than the recording: go on, say so
                 log.exception("call %s: the recording could not be moved to the caller's channel", p.call.id)
         try:
-            if mode == "blind":
-                await bridge.action({"Action": "BlindTransfer", "Channel": p.agent_channel,
-                                     "Context": XFER_CONTEXT, "Exten": p.exten}, timeout=5)
-            else:
-                await self._atxfer(bridge, p.agent_channel, p.exten, AMIError)
-        except AMIError as exc:
-            await self._failed(p.call.id, handoff_id, previous, f"Asterisk refused the transfer: {exc}")
-            raise TransferError(502, f"Asterisk refused the transfer: {exc}") from None
-        except (AMIConnectionLost, asyncio.TimeoutError) as exc:
-            await self._failed(p.call.id, handoff_id, previous, f"not confirmed: {exc or 'timeout'}")
+            transfer = actions.blind_transfer if mode == "blind" else actions.attended_transfer
+            await transfer(channel=p.agent_channel, context=XFER_CONTEXT, exten=p.exten)
+        except AsteriskRefused as exc:
+            await self._failed(p.call.id, handoff_id, previous, exc.message)
+            raise TransferError(502, exc.message) from None
+        except PhoneSystemUnavailable as exc:
+            await self._failed(p.call.id, handoff_id, previous, exc.message)
             raise TransferError(503, "the transfer was not confirmed by Asterisk; check the call before "
                                      "trying again") from None
         return {"status": "transferring", "mode": mode, "call_id": p.call.id, "handoff_id": handoff_id,
                 "target": {"expert": to_agent} if to_agent else {"queue": p.to_queue},
                 "extension": p.exten if to_agent else None, "recording_moved": recording_moved}
-
-    async def _atxfer(self, bridge, channel: str, exten: str, AMIError) -> None:
-        action = {"Action": "Atxfer", "Channel": channel, "Context": XFER_CONTEXT, "Exten": exten}
-        try:
-            await bridge.action(action, timeout=5)
-        except AMIError as exc:
-            # A site whose features.conf gives atxfer no code: give this channel one and retry.
-            if "feature code" not in str(exc).lower():
-                raise
-            await bridge.action({"Action": "Setvar", "Channel": channel, "Variable": "FEATUREMAP(atxfer)",
-                                 "Value": "*2"}, timeout=5)
-            await bridge.action(action, timeout=5)
 
     async def _failed(self, call_id: str, handoff_id: int, previous: Handoff | None, error: str) -> None:
         from cti.models import CallHandoff

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.security import current_user
 from accounts.service import audit
 from agent_desk.transfer import NOTES_MAX, TransferError
-from ctidesk.deps import get_container, get_db
+from ctidesk.deps import client_ip, get_container, get_db
 from ctidesk.runtime import refresh_directory
 
 router = APIRouter()
@@ -40,6 +40,6 @@ async def agent_transfer(body: TransferIn, request: Request, user=Depends(curren
     await audit(db=db, actor=user.username, action="agent.transfer", target=str(target),
                 detail={"mode": body.mode, "call_id": result["call_id"], "handoff_id": result["handoff_id"],
                         "notes_chars": len(body.notes or "")},
-                ip=request.client.host if request.client else None)
+                ip=client_ip(request))
     await db.commit()
     return result

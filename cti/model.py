@@ -604,6 +604,47 @@ class LiveModel:
         """``InvalidAccountID``: a SIP request for an endpoint that does not exist."""
         self.on_sip_auth_failed(f, "unknown_account")
 
+    # -- queries: which call, which leg (one rule for the desk, the supervisor,
+    #    recordings and transfers) ------------------------------------------
+
+    def answered_call_of(self, device: str, *, agent: str | None = None, call_id: str | None = None) -> Call | None:
+        """The latest answered call the phone ``device`` (or the agent by name) is
+        on and still has a channel in; ``call_id`` narrows it to that call."""
+        best = None
+        for call in self.calls.values():
+            if call.answered_at is None or (call_id is not None and call.id != call_id):
+                continue
+            if not ((call.interface and device_of(call.interface) == device) or (agent and call.agent == agent)):
+                continue
+            if not any(device_of(ch) == device for ch in call.channels.values()):
+                continue
+            if best is None or call.answered_at > best.answered_at:
+                best = call
+        return best
+
+    @staticmethod
+    def agent_leg(call: Call, device: str) -> str | None:
+        """The agent's channel bridged with the caller. A Local phone has two
+        halves: ``;1`` is bridged with the caller, ``;2`` is the phone. ChanSpy
+        whispers into what the spied channel sends and a transfer moves the
+        bridged channel, so it is ``;1``; a SIP phone has one channel."""
+        mine = [ch for ch in call.channels.values() if device_of(ch) == device]
+        mine.sort(key=lambda ch: (not ch.endswith(";1"), ch))
+        return mine[0] if mine else None
+
+    @staticmethod
+    def caller_leg(call: Call, device: str) -> str | None:
+        """The customer's channel: the call's first channel unless that is the agent's own phone."""
+        if call.first_channel and device_of(call.first_channel) != device and \
+                call.first_channel in call.channels.values():
+            return call.first_channel
+        others = [ch for ch in call.channels.values() if device_of(ch) != device and not ch.startswith("Local/")]
+        return others[0] if others else None
+
+    def member_queues(self, interface: str) -> list[str]:
+        """The queues ``interface`` is a member of, as app_queue reported them."""
+        return sorted(q for (q, iface) in self.members if iface == interface)
+
     # -- resync ------------------------------------------------------------
 
     def resync(self, channels: list[dict], members: list[dict], entries: list[dict],

@@ -29,13 +29,17 @@ class Container:
     bus: EventBus
     bridge: Any = None  # cti.bridge.Bridge when connected to Asterisk
     hub: Any = None  # agent_desk.hub.AgentHub
+    actions: Any = None  # cti.actions.Actions: every AMI action, through the bridge
     services: dict = field(default_factory=dict)
 
 
 def build_container(settings: Settings) -> Container:
+    from cti.actions import Actions
+
     engine = make_engine(settings.effective_database_url)
     container = Container(settings=settings, engine=engine,
                           sessionmaker=make_sessionmaker(engine), bus=EventBus())
+    container.actions = Actions(lambda: container.bridge)
     from agent_desk.hub import AgentHub
 
     container.hub = AgentHub()
@@ -55,6 +59,9 @@ def create_app(settings: Settings, *, start_bridge: bool = True) -> FastAPI:
 
     app = FastAPI(title="ctidesk", version="0.1.0", lifespan=lifespan)
     app.state.container = container
+    from ctidesk import errors
+
+    errors.install(app)  # service errors -> HTTP, in one place
 
     @app.middleware("http")
     async def security_headers(request, call_next):

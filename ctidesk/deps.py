@@ -14,3 +14,8 @@ def get_container(request: Request):
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.container.sessionmaker() as session:
         yield session
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer's address, for the audit log."""
+    return request.client.host if request.client else None

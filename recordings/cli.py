@@ -39,7 +39,6 @@ def recordings_group() -> None:
 def reconcile_command(dry_run: bool, as_json: bool) -> None:
     """Spool files without rows get rows (then a running server ingests them);
     rows whose files are gone are marked missing. Runs at every start too."""
-    from functools import partial
 
     from customers.phone import normalize
     from recordings.service import reconcile

@@ -34,7 +34,7 @@ from accounts.security import current_user, require_roles, role_allowed
 from accounts.service import audit
 from cti.model import device_of
 from customers.phone import search_keys
-from ctidesk.deps import get_container, get_db
+from ctidesk.deps import client_ip, get_container, get_db
 from recordings import ingest as files
 from recordings.models import DESCRIBED_SQL, KINDS, STATUSES, Recording, RecordingTicket
 
@@ -254,7 +254,7 @@ async def edit_recording(rec_id: int, body: RecordingPatch, request: Request, us
         setattr(rec, k, v)
     await audit(db=db, actor=user.username, action="recording.edit", target=str(rec.id),
                 detail={k: (v if k != "description" else len(v)) for k, v in changes.items()},
-                ip=request.client.host if request.client else None)
+                ip=client_ip(request))
     await db.commit()
     return rec_dict(rec, await _tickets(db, rec.id, rec.call_id))
 
@@ -274,7 +274,7 @@ async def link_ticket(rec_id: int, body: TicketLink, request: Request, user: Use
     if await db.get(RecordingTicket, (rec.id, body.ticket_id)) is None:
         db.add(RecordingTicket(recording_id=rec.id, ticket_id=body.ticket_id))
         await audit(db=db, actor=user.username, action="recording.link_ticket", target=str(rec.id),
-                    detail={"ticket_id": body.ticket_id}, ip=request.client.host if request.client else None)
+                    detail={"ticket_id": body.ticket_id}, ip=client_ip(request))
         await db.commit()
     return rec_dict(rec, await _tickets(db, rec.id, rec.call_id))
 
@@ -310,7 +310,7 @@ async def play_token(rec_id: int, request: Request, user: User = Depends(current
     token = jwt.encode({"sub": user.username, "rec": rec.id, "exp": int(time.time()) + PLAY_TTL_S},
                        _play_key(container.settings), algorithm="HS256")
     await audit(db=db, actor=user.username, action="recording.play", target=str(rec.id),
-                detail={"call_id": rec.call_id}, ip=request.client.host if request.client else None)
+                detail={"call_id": rec.call_id}, ip=client_ip(request))
     await db.commit()
     return {"url": f"/api/v1/recordings/{rec.id}/audio?t={token}", "expires_in": PLAY_TTL_S,
             "duration_s": rec_dict(rec)["duration_s"]}
@@ -395,7 +395,7 @@ async def audio(rec_id: int, request: Request, t: str | None = Query(None, max_l
     if bearer and first == 0:
         await audit(db=db, actor=user.username, action="recording.download" if download else "recording.fetch",
                     target=str(rec.id), detail={"call_id": rec.call_id},
-                    ip=request.client.host if request.client else None)
+                    ip=client_ip(request))
         await db.commit()
     headers["Content-Length"] = str(last - first + 1)
     return StreamingResponse(_stream(path, first, last - first + 1), status_code=status,
@@ -427,8 +427,7 @@ async def control(body: Control, request: Request, user: User = Depends(current_
     A full recording (queue answer, outbound) runs until the call ends: it can
     be paused for card details, not stopped. The new state arrives as a
     ``record_state`` message on the desk socket once Asterisk confirms."""
-    bridge = container.bridge
-    if bridge is None or not bridge.connected:
+    if not container.actions.connected:
         raise HTTPException(503, "the phone system (AMI) is not connected; try again shortly")
     info = container.services["directory"].by_username.get(user.username)
     if info is None:
@@ -436,47 +435,35 @@ async def control(body: Control, request: Request, user: User = Depends(current_
     model = container.services["model"]
     service = container.services["recordings"]
     device = device_of(info.interface)
-    calls = [c for c in model.calls.values()
-             if any(device_of(ch) == device for ch in c.channels.values()) and c.answered_at is not None]
-    if body.call_id:
-        calls = [c for c in calls if c.id == body.call_id]
-    if not calls:
+    call = model.answered_call_of(device, agent=user.username, call_id=body.call_id)
+    if call is None:
         raise HTTPException(409, "you have no answered call" + (f" {body.call_id}" if body.call_id else ""))
-    call = calls[0]
-    running = (await db.execute(select(Recording).where(Recording.call_id == call.id,
-                                                        Recording.status == "recording")
-                                .order_by(Recording.id.desc()))).scalars().first()
+    running = await service.running_recording(db, call.id)
     channel = None
     if running is not None and running.uniqueid:
         channel = call.channels.get(running.uniqueid)
-    channel = channel or service.agent_channel(call, device)
+    channel = channel or model.agent_leg(call, device)
     if channel is None:
         raise HTTPException(409, "your phone's channel is not in this call")
     action = body.action
     rec_id = running.id if running is not None else None
-    try:
-        if action == "start":
-            if call.record_state != "off" or running is not None:
-                raise HTTPException(409, f"this call is already being recorded ({call.record_state})")
-            rec_id = await service.start_on_demand(call, channel, user.username)
-        elif running is None:
-            raise HTTPException(409, "this call is not being recorded")
-        elif action == "stop":
-            if running.kind != "on_demand":
-                raise HTTPException(409, "a full recording runs until the call ends; pause it instead")
-            await bridge.action({"Action": "StopMixMonitor", "Channel": channel}, timeout=5)
-        else:
-            want = "paused" if action == "pause" else "recording"
-            if call.record_state == want:
-                raise HTTPException(409, f"the recording is already {want}")
-            await bridge.action({"Action": "MixMonitorMute", "Channel": channel, "Direction": "both",
-                                 "State": "1" if action == "pause" else "0"}, timeout=5)
-    except HTTPException:
-        raise
-    except Exception as exc:
-        raise HTTPException(502, f"Asterisk refused to {action} the recording: {exc}") from None
+    if action == "start":
+        if call.record_state != "off" or running is not None:
+            raise HTTPException(409, f"this call is already being recorded ({call.record_state})")
+        rec_id = await service.start_on_demand(call, channel, user.username)
+    elif running is None:
+        raise HTTPException(409, "this call is not being recorded")
+    elif action == "stop":
+        if running.kind != "on_demand":
+            raise HTTPException(409, "a full recording runs until the call ends; pause it instead")
+        await container.actions.mixmonitor_stop(channel=channel)
+    else:
+        want = "paused" if action == "pause" else "recording"
+        if call.record_state == want:
+            raise HTTPException(409, f"the recording is already {want}")
+        await container.actions.mixmonitor_pause(channel=channel, paused=action == "pause")
     await audit(db=db, actor=user.username, action=f"recording.{action}", target=str(rec_id or ""),
-                detail={"call_id": call.id}, ip=request.client.host if request.client else None)
+                detail={"call_id": call.id}, ip=client_ip(request))
     await db.commit()
     return {"call_id": call.id, "recording_id": rec_id, "requested": action}
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import or_, select, update
 
-from cti.model import device_of
+from cti.actions import ActionFailed
 from ctidesk.db import utcnow
 from ivr.services import parse_voicemail_stem
 from recordings import ingest as files
@@ -163,12 +163,9 @@ class RecordingService:
     async def _mixmonitor_file(self, e) -> Path:
         """The file MixMonitor writes: ``MIXMONITOR_FILENAME`` on the channel, else the
         dialplan's convention (``${REC}`` = spool/<first channel's uniqueid>.wav)."""
-        bridge = self.c.bridge
-        if bridge is not None and bridge.connected and e.channel:
-            with contextlib.suppress(Exception):
-                resp = await bridge.action({"Action": "Getvar", "Channel": e.channel,
-                                            "Variable": "MIXMONITOR_FILENAME"}, timeout=2)
-                value = (resp.get("Value") if hasattr(resp, "get") else None) or ""
+        if self.c.actions.connected and e.channel:
+            with contextlib.suppress(ActionFailed):
+                value = await self.c.actions.getvar(channel=e.channel, variable="MIXMONITOR_FILENAME") or ""
                 if value.startswith("/"):
                     return self.settings.host_path(value)
         return self.spool / f"{e.call_id}.wav"
@@ -251,11 +248,11 @@ class RecordingService:
 
     # -- on-demand control -----------------------------------------------------
 
-    def agent_channel(self, call, device: str) -> str | None:
-        """The agent's own channel in ``call`` (Local ``;1`` side: it is the bridged one)."""
-        mine = [ch for ch in call.channels.values() if device_of(ch) == device]
-        mine.sort(key=lambda ch: (not ch.endswith(";1"), ch))
-        return mine[0] if mine else None
+    async def running_recording(self, db, call_id: str) -> Recording | None:
+        """The latest recording still running on ``call_id``."""
+        return (await db.execute(select(Recording).where(Recording.call_id == call_id,
+                                                         Recording.status == "recording")
+                                 .order_by(Recording.id.desc()))).scalars().first()
 
     async def start_on_demand(self, call, channel: str, username: str) -> int:
         uniqueid = next((u for u, ch in call.channels.items() if ch == channel), "")
@@ -271,8 +268,7 @@ class RecordingService:
             rec_id = rec.id
         self._expect_start.add(uniqueid)
         try:
-            await self.c.bridge.action({"Action": "MixMonitor", "Channel": channel, "File": asterisk_path},
-                                       timeout=5)
+            await self.c.actions.mixmonitor_start(channel=channel, file=asterisk_path)
         except Exception:
             async with self.c.sessionmaker() as db:
                 await db.execute(update(Recording).where(Recording.id == rec_id)
@@ -289,10 +285,10 @@ class RecordingService:
         one on ``to_channel`` appends (option ``a``) to the same file. The row's
         uniqueid moves first, so the agent leg's MixMonitorStop finishes nothing;
         the caller's MixMonitorStart finds the row by its file and adds none."""
-        bridge = self.c.bridge
+        actions = self.c.actions
         from_uid = next((u for u, ch in call.channels.items() if ch == from_channel), None)
         to_uid = next((u for u, ch in call.channels.items() if ch == to_channel), None)
-        if bridge is None or to_uid is None:
+        if not actions.connected or to_uid is None:
             return False
         async with self.c.sessionmaker() as db:
             rows = (await db.execute(select(Recording).where(Recording.call_id == call.id,
@@ -305,10 +301,8 @@ class RecordingService:
                 return True
             path = None
             for channel, variable in ((from_channel, "MIXMONITOR_FILENAME"), (to_channel, "REC")):
-                with contextlib.suppress(Exception):
-                    resp = await bridge.action({"Action": "Getvar", "Channel": channel, "Variable": variable},
-                                               timeout=2)
-                    value = (resp.get("Value") if hasattr(resp, "get") else None) or ""
+                with contextlib.suppress(ActionFailed):
+                    value = await actions.getvar(channel=channel, variable=variable) or ""
                     if value.startswith("/"):
                         path = value
                         break
@@ -316,10 +310,9 @@ class RecordingService:
                 path = f"{self.settings.recordings_spool.rstrip('/')}/{call.id}.wav"
             rec.uniqueid = to_uid
             await db.commit()
-        with contextlib.suppress(Exception):  # the leg may already be gone: its MixMonitor with it
-            await bridge.action({"Action": "StopMixMonitor", "Channel": from_channel}, timeout=3)
-        await bridge.action({"Action": "MixMonitor", "Channel": to_channel, "File": path, "Options": "a"},
-                            timeout=5)
+        with contextlib.suppress(ActionFailed):  # the leg may already be gone: its MixMonitor with it
+            await actions.mixmonitor_stop(channel=from_channel, timeout=3)
+        await actions.mixmonitor_start(channel=to_channel, file=path, append=True)
         return True
 
     # -- ingest ----------------------------------------------------------------

@@ -22,10 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.security import authenticate_websocket, require_roles
 from accounts.service import audit
-from cti.bridge import AMIError
+from cti.actions import ActionFailed
 from cti.model import device_of
-from cti.protocol import AMIConnectionLost
-from ctidesk.deps import get_container, get_db
+from ctidesk.deps import client_ip, get_container, get_db
 from ctidesk.runtime import refresh_directory
 from supervisor.feed import FeedClient
 from supervisor.service import get_config
@@ -36,7 +35,6 @@ STATIC = Path(__file__).resolve().parent.parent / "agent_desk" / "static"
 SUPERVISORS = ("supervisor", "admin")
 supervisor_only = require_roles(*SUPERVISORS)
 
-SPY_OPTIONS = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}  # ChanSpy: quiet, exit with the spyee
 
 
 def _page(name: str) -> FileResponse:
@@ -144,7 +142,7 @@ async def _agent(container, username: str):
 
 def _member_queues(container, info, queue: str | None) -> list[str]:
     model = container.bridge.model if container.bridge else container.services.get("model")
-    queues = sorted(q for (q, iface) in (model.members if model else {}) if iface == info.interface)
+    queues = model.member_queues(info.interface) if model else []
     if queue is not None:
         if queue not in queues:
             raise HTTPException(409, f"{info.username} is not logged in to queue {queue!r}")
@@ -152,24 +150,6 @@ def _member_queues(container, info, queue: str | None) -> list[str]:
     if not queues:
         raise HTTPException(409, f"{info.username} is not logged in to any queue")
     return queues
-
-
-async def _ami(container, action: dict, *, ok: tuple[str, ...] = ()) -> dict | None:
-    bridge = container.bridge
-    if bridge is None or not bridge.connected:
-        raise HTTPException(503, "the phone system (AMI) is not connected; try again shortly")
-    try:
-        return await bridge.action(action, timeout=5)
-    except AMIError as exc:
-        if any(m in str(exc).lower() for m in ok):
-            return None
-        raise HTTPException(502, f"Asterisk refused {action['Action']}: {exc}") from None
-    except (AMIConnectionLost, asyncio.TimeoutError) as exc:
-        raise HTTPException(503, f"{action['Action']} not confirmed by Asterisk: {exc or 'timeout'}") from None
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 @router.post("/api/v1/supervisor/agents/{username}/pause")
@@ -183,10 +163,9 @@ async def pause_agent(username: str, body: PauseIn, request: Request, user=Depen
     info = await _agent(container, username)
     queues = _member_queues(container, info, body.queue)
     for q in queues:
-        await _ami(container, {"Action": "QueuePause", "Queue": q, "Interface": info.interface, "Paused": "true",
-                               "Reason": body.reason})
+        await container.actions.queue_pause(queue=q, interface=info.interface, paused=True, reason=body.reason)
     await audit(db=db, actor=user.username, action="supervisor.agent_pause", target=username,
-                detail={"queues": queues, "reason": body.reason}, ip=_ip(request))
+                detail={"queues": queues, "reason": body.reason}, ip=client_ip(request))
     await db.commit()
     return {"agent": username, "paused": True, "reason": body.reason, "queues": queues}
 
@@ -198,9 +177,9 @@ async def unpause_agent(username: str, request: Request, body: QueueIn | None = 
     info = await _agent(container, username)
     queues = _member_queues(container, info, body.queue if body else None)
     for q in queues:
-        await _ami(container, {"Action": "QueuePause", "Queue": q, "Interface": info.interface, "Paused": "false"})
+        await container.actions.queue_pause(queue=q, interface=info.interface, paused=False)
     await audit(db=db, actor=user.username, action="supervisor.agent_unpause", target=username,
-                detail={"queues": queues}, ip=_ip(request))
+                detail={"queues": queues}, ip=client_ip(request))
     await db.commit()
     return {"agent": username, "paused": False, "queues": queues}
 
@@ -213,10 +192,9 @@ async def logout_agent(username: str, request: Request, body: QueueIn | None = N
     info = await _agent(container, username)
     queues = _member_queues(container, info, body.queue if body else None)
     for q in queues:
-        await _ami(container, {"Action": "QueueRemove", "Queue": q, "Interface": info.interface},
-                   ok=("not there",))
+        await container.actions.queue_remove(queue=q, interface=info.interface)
     await audit(db=db, actor=user.username, action="supervisor.agent_queue_logout", target=username,
-                detail={"queues": queues}, ip=_ip(request))
+                detail={"queues": queues}, ip=client_ip(request))
     await db.commit()
     return {"agent": username, "removed_from": queues}
 
@@ -226,25 +204,6 @@ async def logout_agent(username: str, request: Request, body: QueueIn | None = N
 class MonitorIn(BaseModel):
     agent: str = Field(..., min_length=1, max_length=64)
     mode: Literal["listen", "whisper", "barge"]
-
-
-def agent_call_channel(model, device: str) -> tuple[str, str] | None:
-    """(call_id, channel) of the agent's leg of their answered call, or None.
-
-    A Local phone (the sandbox's ``Local/1001@agents``) has two halves: ``;1``
-    is bridged with the caller, ``;2`` is the phone itself. ChanSpy whispers
-    into what the spied channel *sends*, so it must spy on ``;1`` for a whisper
-    to reach the agent and not the caller; a SIP phone has one channel.
-    """
-    for call in model.calls.values():
-        if call.answered_at is None or not call.interface or device_of(call.interface) != device:
-            continue
-        legs = sorted(ch for ch in call.channels.values() if device_of(ch) == device)
-        if not legs:
-            continue
-        first = next((ch for ch in legs if ch.endswith(";1")), legs[0])
-        return call.id, first
-    return None
 
 
 @router.post("/api/v1/supervisor/monitor", status_code=202)
@@ -263,10 +222,12 @@ async def monitor(body: MonitorIn, request: Request, user=Depends(supervisor_onl
     if info.username == user.username:
         raise HTTPException(422, "you cannot monitor yourself")
     model = container.bridge.model if container.bridge else None
-    found = agent_call_channel(model, device_of(info.interface)) if model else None
-    if found is None:
+    device = device_of(info.interface)
+    call = model.answered_call_of(device) if model else None
+    channel = model.agent_leg(call, device) if call is not None else None
+    if channel is None:
         raise HTTPException(409, f"{body.agent} is not on a call")
-    call_id, channel = found
+    call_id = call.id
     spy_id = f"ctidesk-spy-{uuid.uuid4().hex[:16]}"
     sup = _supervisor(container)
     session = {"call_id": spy_id, "agent": info.username, "by": user.username, "mode": body.mode,
@@ -282,16 +243,13 @@ async def monitor(body: MonitorIn, request: Request, user=Depends(supervisor_onl
     session["on_end"] = ended
     sup.live.spy_calls[spy_id] = session
     try:
-        await _ami(container, {"Action": "Originate", "Channel": me.interface, "Context": "ctidesk-spy",
-                               "Exten": "s", "Priority": "1", "CallerID": f'"Monitor {info.extension}" <{info.extension}>',
-                               "Timeout": "30000", "Async": "true", "ChannelId": spy_id,
-                               "OtherChannelId": spy_id + "-2",
-                               "Variable": [f"SPY_TARGET={channel}", f"SPY_OPTS={SPY_OPTIONS[body.mode]}"]})
-    except HTTPException:
+        await container.actions.chanspy(phone=me.interface, target_channel=channel, mode=body.mode, spy_id=spy_id,
+                                        caller_id=f'"Monitor {info.extension}" <{info.extension}>')
+    except ActionFailed:
         sup.live.spy_calls.pop(spy_id, None)
         raise
     await audit(db=db, actor=user.username, action=f"supervisor.monitor_{body.mode}", target=info.username,
-                detail={"call_id": call_id, "channel": channel, "spy_call": spy_id}, ip=_ip(request))
+                detail={"call_id": call_id, "channel": channel, "spy_call": spy_id}, ip=client_ip(request))
     await db.commit()
     if notify:
         container.hub.send(info.username, {"type": "monitoring_started", "mode": body.mode,

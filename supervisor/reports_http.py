@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.security import require_roles
 from accounts.service import audit
-from ctidesk.deps import get_container, get_db
+from ctidesk.deps import client_ip, get_container, get_db
 from supervisor import reports
 from supervisor.service import get_config
 
@@ -83,7 +83,7 @@ async def _respond(result: dict, *, fmt: str, table: str | None, s, e, request, 
         return result
     await audit(db=db, actor=user.username, action="report.export", target=result["report"],
                 detail={"format": fmt, "from": result["from"], "to": result["to"]},
-                ip=request.client.host if request.client else None)
+                ip=client_ip(request))
     await db.commit()
     stem = f"ctidesk-{result['report']}-{s:%Y%m%d%H%M}-{e:%Y%m%d%H%M}"
     if fmt == "csv":
