@@ -458,6 +458,11 @@ class LiveModel:
         if answered and to_agent is None and call.consult is not None:
             to_agent = call.consult[0]  # the queue agent who answered the consult
             target_device = call.consult[1]
+        elif answered and to_agent is None and to_queue is None:
+            # The target channel named no agent's phone (Asterisk reports whichever channel
+            # was in the consult bridge then): the agent whose phone rang last in this call.
+            target_device = next((d for d, a in reversed(call.ringing.items()) if a and a != from_agent), None)
+            to_agent = call.ringing.get(target_device) if target_device else None
         else:
             target_device = next((d for d, a in call.ringing.items() if to_agent and a == to_agent), None) or \
                 next((d for d, a in self.agent_devices.items() if to_agent and a == to_agent), None)
@@ -485,6 +490,8 @@ class LiveModel:
         if call is None:
             return
         target = f.get("TransferTargetChannel", "")
+        log.info("call %s: attended transfer by %s to %s (%s)", call.id, f.get("OrigTransfererChannel"), target,
+                 f.get("DestType"))
         agent = self.agent_devices.get(device_of(target))
         exten = None
         if agent is None and target.startswith("Local/"):  # Atxfer dials Local/<exten>@<context>

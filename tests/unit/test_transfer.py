@@ -315,3 +315,24 @@ def test_model_attended_transfer_into_a_queue_hands_the_call_to_the_agent_who_an
     assert (call.agent, call.interface, call.transfer_pending) == ("carol", "Local/1003@agents/n", None)
     model.handle("AttendedTransfer", {"Result": "Fail", "TransfereeUniqueid": CALL})  # failures change nothing
     assert len([e for e in out if e.type == "call_transferred"]) == 1
+
+
+def test_model_attended_transfer_naming_no_agents_phone_goes_to_the_agent_who_rang_last():
+    from cti.model import LiveModel
+
+    out = []
+    model = LiveModel(out.append, agent_devices={"Local/1001@agents": "alice", "Local/1003@agents": "erin"})
+    model.handle("Newchannel", dict(CALLER))
+    model.handle("Newchannel", {"Channel": ALICE_1, "Uniqueid": CALL + "1", "Linkedid": CALL})
+    model.handle("AgentCalled", {**CALLER, "Queue": "support", "Interface": "Local/1001@agents/n",
+                                 "MemberName": "alice", "DestChannel": ALICE_1})
+    model.handle("AgentConnect", {**CALLER, "Queue": "support", "Interface": "Local/1001@agents/n",
+                                  "MemberName": "alice"})
+    model.handle("DialBegin", {"Channel": "Local/1003@ctidesk-xfer-0000000a;2", "Uniqueid": CALL + "8",
+                               "Linkedid": CALL, "DestChannel": "Local/1003@agents-0000000b;1", "DestLinkedid": CALL})
+    model.handle("AttendedTransfer", {"Result": "Success", "OrigTransfererChannel": ALICE_1,
+                                      "TransfereeUniqueid": CALL, "TransfereeLinkedid": CALL,
+                                      "TransferTargetChannel": "PJSIP/somewhere-00000009"})
+    (moved,) = [e for e in out if e.type == "call_transferred"]
+    assert (moved.from_agent, moved.to_agent) == ("alice", "erin")
+    assert model.calls[CALL].agent == "erin"
