@@ -9,15 +9,11 @@ from accounts import service
 from accounts.models import User
 from accounts.schemas import LoginIn, LoginOut, UserOut
 from accounts.security import TOKEN_COOKIE, current_user, issue_token
-from ctidesk.deps import get_container, get_db
+from ctidesk.deps import client_ip, get_container, get_db
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 _INVALID = {"detail": "invalid username or password"}
-
-
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def _throttle(container) -> service.LoginThrottle:

@@ -10,16 +10,17 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 from fastapi.responses import FileResponse, RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.security import ROLES, authenticate_websocket, current_user
 from accounts.service import audit
 from agent_desk.hub import Connection
 from agent_desk.state import agent_state
-from customers.phone import DIALABLE_KINDS, dial_string
+from customers.phone import dial_string
 from ctidesk.deps import client_ip, get_container, get_db
+from ctidesk.errors import Conflict, Invalid
 from ctidesk.runtime import refresh_directory
+from tickets import callbacks
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -59,7 +60,7 @@ async def static(name: str):
 def _agent_info(container, user):
     info = container.services["directory"].by_username.get(user.username)
     if info is None:
-        raise HTTPException(409, f"user {user.username!r} has no phone extension; an admin must set one")
+        raise Conflict(f"user {user.username!r} has no phone extension; an admin must set one")
     return info
 
 
@@ -126,17 +127,6 @@ class DialIn(BaseModel):
     callback_id: int | None = None
 
 
-async def _callback_number(db: AsyncSession, callback_id: int) -> str | None:
-    """The first dialable phone of the callback's customer."""
-    from customers.models import CustomerPhone
-    from tickets.models import Callback
-
-    rows = await db.execute(select(CustomerPhone.raw, CustomerPhone.kind)
-                            .join(Callback, Callback.customer_id == CustomerPhone.customer_id)
-                            .where(Callback.id == callback_id).order_by(CustomerPhone.id))
-    return next((raw for raw, kind in rows if kind in DIALABLE_KINDS), None)
-
-
 @router.post("/api/v1/agent/dial", status_code=202)
 async def agent_dial(body: DialIn, request: Request, user=Depends(current_user),
                      container=Depends(get_container), db: AsyncSession = Depends(get_db)):
@@ -148,14 +138,12 @@ async def agent_dial(body: DialIn, request: Request, user=Depends(current_user),
     info = _agent_info(container, user)
     number = body.number
     if number is None and body.callback_id is not None:
-        number = await _callback_number(db, body.callback_id)
+        number = await callbacks.dial_number(db=db, callback_id=body.callback_id)
     if number is None:
-        raise HTTPException(422, [{"loc": ["body", "number"], "msg": "no number given and the callback's "
-                                   "customer has no dialable phone", "type": "value_error"}])
+        raise Invalid("no number given and the callback's customer has no dialable phone", field="body.number")
     digits = dial_string(number, country_code=container.settings.default_country_code)
     if digits is None:
-        raise HTTPException(422, [{"loc": ["body", "number"], "msg": f"not a dialable number: {number!r}",
-                                    "type": "value_error"}])
+        raise Invalid(f"not a dialable number: {number!r}", field="body.number")
     variables = [f"CTIDESK_DIALED_BY={user.username}"]
     if body.callback_id is not None:
         variables.append(f"CTIDESK_CALLBACK={body.callback_id}")

@@ -2,7 +2,7 @@
 """Recordings at scale: search over 1,000,000 rows in SQLite, and ingest throughput.
 
 Search: p50/p99 of each filter of ``GET /api/v1/recordings`` and of combined
-filters, run through ``recordings.http.search_query`` on an async SQLAlchemy
+filters, run through ``recordings.queries.search_query`` on an async SQLAlchemy
 session (as the handler runs it, one session per request, limit 50 + 1).
 Baseline, same run: the same captured SQL replayed on a bare sqlite3
 connection, so the ratio is what the ORM + async layer adds. Target: every
@@ -196,7 +196,7 @@ def filters(db_path: Path, rng: random.Random, n: int) -> dict[str, list[dict]]:
 
 
 async def bench_search(db_path: Path, samples: int, budget: float = 20.0) -> list[tuple]:
-    from recordings.http import search_query
+    from recordings.queries import search_query
 
     engine = make_engine(f"sqlite+aiosqlite:///{db_path}")
     sm = make_sessionmaker(engine)

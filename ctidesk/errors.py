@@ -24,12 +24,24 @@ class NotFound(ServiceError):
     status = 404
 
 
+class Unauthenticated(ServiceError):
+    """Who is asking is not established (a bad or expired link token)."""
+
+    status = 401
+
+
 class Forbidden(ServiceError):
     status = 403
 
 
 class Conflict(ServiceError):
     status = 409
+
+
+class Gone(ServiceError):
+    """The row is there but what it points at (a stored file) no longer is."""
+
+    status = 410
 
 
 class Invalid(ServiceError):

@@ -11,19 +11,17 @@ audited in the same transaction. Codes are what callers key: digits only.
 """
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
-from accounts.http import client_ip
 from accounts.models import User
 from accounts.security import current_user, require_roles
-from ctidesk.deps import get_container, get_db
+from ctidesk.deps import client_ip, get_container, get_db
+from ivr import catalog
 from ivr.models import CatalogProduct
 
 router = APIRouter(prefix="/api/v1/ivr", tags=["ivr"])
@@ -48,11 +46,7 @@ class ProductOut(BaseModel):
 
 
 def _out(p: CatalogProduct) -> ProductOut:
-    try:
-        info = json.loads(p.info or "{}")
-    except ValueError:
-        info = {}
-    return ProductOut(code=p.code, model=p.model, name=p.name, info=info)
+    return ProductOut(code=p.code, model=p.model, name=p.name, info=catalog.info_of(p))
 
 
 @router.get("/menu")
@@ -75,30 +69,18 @@ async def menu(container=Depends(get_container), user: User = Depends(require_ro
 
 @router.get("/products", response_model=list[ProductOut])
 async def list_products(db: AsyncSession = Depends(get_db), user: User = Depends(current_user)):
-    rows = (await db.execute(select(CatalogProduct).order_by(CatalogProduct.code).limit(5000))).scalars()
-    return [_out(p) for p in rows]
+    return [_out(p) for p in await catalog.list_products(db=db)]
 
 
 @router.get("/products/{code}", response_model=ProductOut)
 async def get_product(code: Code, db: AsyncSession = Depends(get_db), user: User = Depends(current_user)):
-    row = (await db.execute(select(CatalogProduct).where(CatalogProduct.code == code))).scalar_one_or_none()
-    if row is None:
-        raise HTTPException(404, detail=f"no product with code {code}")
-    return _out(row)
+    return _out(await catalog.get(db=db, code=code))
 
 
 @router.put("/products/{code}", response_model=ProductOut)
 async def put_product(code: Code, body: ProductIn, request: Request, db: AsyncSession = Depends(get_db),
                       user: User = Depends(require_roles("supervisor"))):
-    if not (body.name.strip() or body.model.strip()):
-        raise HTTPException(422, detail="name or model is required: it is what the caller hears first")
-    row = (await db.execute(select(CatalogProduct).where(CatalogProduct.code == code))).scalar_one_or_none()
-    created = row is None
-    if created:
-        row = CatalogProduct(code=code)
-        db.add(row)
-    row.model, row.name = body.model.strip(), body.name.strip()
-    row.info = json.dumps(body.info, ensure_ascii=False)
+    row, created = await catalog.put(db=db, code=code, model=body.model, name=body.name, info=body.info)
     await accounts.audit(db=db, actor=user.username, action="ivr.product." + ("create" if created else "update"),
                          target=f"product:{code}", detail={"model": row.model}, ip=client_ip(request))
     await db.commit()
@@ -108,10 +90,7 @@ async def put_product(code: Code, body: ProductIn, request: Request, db: AsyncSe
 @router.delete("/products/{code}", status_code=204)
 async def delete_product(code: Code, request: Request, db: AsyncSession = Depends(get_db),
                          user: User = Depends(require_roles("supervisor"))):
-    row = (await db.execute(select(CatalogProduct).where(CatalogProduct.code == code))).scalar_one_or_none()
-    if row is None:
-        raise HTTPException(404, detail=f"no product with code {code}")
-    await db.delete(row)
+    await catalog.delete(db=db, code=code)
     await accounts.audit(db=db, actor=user.username, action="ivr.product.delete", target=f"product:{code}",
                          ip=client_ip(request))
     await db.commit()

@@ -19,7 +19,6 @@ cannot be probed by phone. Internal comment text is never read out.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -189,17 +188,13 @@ class LiveServices:
         return None
 
     async def lookup_product(self, code: str, lang: str) -> str | None:
-        from ivr.models import CatalogProduct
+        from ivr import catalog
 
         async with self.container.sessionmaker() as db:
-            product = (await db.execute(select(CatalogProduct).where(CatalogProduct.code == code))
-                       ).scalar_one_or_none()
+            product = await catalog.find(db=db, code=code)
         if product is None:
             return None
-        try:
-            info = json.loads(product.info or "{}")
-        except ValueError:
-            info = {}
+        info = catalog.info_of(product)
         spoken = info.get(lang) or info.get(_lang_key(lang)) or next(iter(info.values()), "")
         name = product.name or product.model
         return f"{name}. {spoken}".strip() if spoken else name

@@ -161,6 +161,18 @@ async def customer_name(db: AsyncSession, customer_id: int) -> str | None:
     return (await db.execute(select(Customer.name).where(Customer.id == customer_id))).scalar_one_or_none()
 
 
+async def dial_number(*, db: AsyncSession, callback_id: int) -> str | None:
+    """The first dialable phone (as written) of the callback's customer; None
+    when the callback does not exist or its customer has no dialable phone."""
+    from customers.models import CustomerPhone
+    from customers.phone import DIALABLE_KINDS
+
+    rows = await db.execute(select(CustomerPhone.raw, CustomerPhone.kind)
+                            .join(Callback, Callback.customer_id == CustomerPhone.customer_id)
+                            .where(Callback.id == callback_id).order_by(CustomerPhone.id))
+    return next((raw for raw, kind in rows if kind in DIALABLE_KINDS), None)
+
+
 def card(callback: Callback, customer_name: str | None = None, now: datetime | None = None) -> dict:
     """The JSON-ready view of a callback (``overdue`` computed at ``now``)."""
     now = now or utcnow()

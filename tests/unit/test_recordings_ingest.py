@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from recordings import ingest
-from recordings.http import parse_range
 
 RATE = 8000
 
@@ -159,18 +158,3 @@ def test_peaks_are_computed_once_and_cached(tmp_path):
     assert cache.exists()
     cache.write_text("[0.25]")  # proves the second call reads the cache
     assert ingest.cached_peaks(src, 50) == [0.25]
-
-
-@pytest.mark.parametrize("header,size,expected", [
-    ("bytes=0-99", 1000, (0, 99)), ("bytes=900-", 1000, (900, 999)), ("bytes=-100", 1000, (900, 999)),
-    ("bytes=990-5000", 1000, (990, 999)), ("bytes=-5000", 1000, (0, 999)),
-])
-def test_range_parsing(header, size, expected):
-    assert parse_range(header, size) == expected
-
-
-@pytest.mark.parametrize("header", ["bytes=1000-", "bytes=5-1", "bytes=-0", "bytes=abc", "items=0-1",
-                                    "bytes=0-1,5-6", "bytes=-"])
-def test_unsatisfiable_or_malformed_ranges(header):
-    with pytest.raises(ValueError):
-        parse_range(header, 1000)
