@@ -216,3 +216,11 @@ async def _writer(websocket: WebSocket, conn: Connection) -> None:
             await websocket.close(code=4008, reason="too slow")
             return
         await websocket.send_text(text)
+
+
+@router.get("/api/v1/ws-schema", include_in_schema=False)
+async def ws_schema():
+    """The JSON Schema of every websocket frame (docs/ws-schema.json), beside /openapi.json."""
+    from ctidesk.wire import sockets, ws_schema as build
+
+    return build(sockets())

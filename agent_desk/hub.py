@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import defaultdict
+
+from agent_desk.notifier import encode
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,9 @@ class Connection:
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(OUTBOX_LIMIT)
         self.overflowed = False
 
-    def push_json(self, message: dict) -> bool:
-        return self.push(json.dumps(message, ensure_ascii=False, default=str))
+    def push_json(self, message) -> bool:
+        """``message``: a frame model or a dict with a ``type`` (``agent_desk.notifier``)."""
+        return self.push(encode(message))
 
     def push(self, text: str) -> bool:
         try:
@@ -58,10 +60,13 @@ class AgentHub:
     def is_connected(self, username: str) -> bool:
         return bool(self._by_user.get(username))
 
-    def send(self, username: str, message: dict) -> int:
-        """Queue ``message`` for every socket of ``username``; returns how many."""
+    def send(self, username: str, message) -> int:
+        """Queue ``message`` for every socket of ``username``; returns how many.
+
+        ``message`` is a frame model or a dict with a ``type``: it is validated
+        against its model and serialised once (``agent_desk.notifier``)."""
         conns = self._by_user.get(username)
         if not conns:
             return 0
-        text = json.dumps(message, ensure_ascii=False, default=str)
+        text = encode(message)
         return sum(1 for c in list(conns) if c.push(text))

@@ -13,6 +13,8 @@ call, as soon as the caller's number is known (``call_created`` on a trunk,
 ``queue_caller_joined`` after the IVR), so by the time a phone rings it is
 usually ready; ring-all agents share it. The ring itself only adds the
 call's live fields (queue, IVR path, waiting time) and sends.
+
+Frames are ``agent_desk.notifier`` models (times ISO 8601 with offset).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import asyncio
 import logging
 import time
 
+from agent_desk import notifier
 from cti import events as ev
 
 log = logging.getLogger(__name__)
@@ -62,14 +65,13 @@ class ScreenPop:
             task.add_done_callback(self._tasks.discard)
         elif t == "call_answered":
             for username in self.popped.get(event.call_id, ()):
-                self.c.hub.send(username, {"type": "call_answered", "call_id": event.call_id,
-                                           "agent": self.directory.username_for(event.agent, event.interface)
-                                           or event.agent})
+                self.c.hub.send(username, notifier.CallAnswered(
+                    call_id=event.call_id,
+                    agent=self.directory.username_for(event.agent, event.interface) or event.agent))
         elif t == "call_ended":
             self.bodies.pop(event.call_id, None)
             for username in self.popped.pop(event.call_id, ()):
-                self.c.hub.send(username, {"type": "call_ended", "call_id": event.call_id,
-                                           "outcome": event.outcome})
+                self.c.hub.send(username, notifier.CallEnded(call_id=event.call_id, outcome=event.outcome))
             self.resolver.forget(event.call_id)
 
     async def _pop(self, event: ev.CallRinging, username: str, read_at: float | None) -> None:
@@ -78,21 +80,19 @@ class ScreenPop:
         except Exception:
             # The database part failed: the agent still sees who is calling.
             log.exception("screen pop lookup for call %s failed; sending the bare call", event.call_id)
-            message = {"type": "screen_pop", "call": {
-                "id": event.call_id, "caller_number": event.caller_number, "caller_number_normalized": None,
-                "caller_name": event.caller_name, "called_number": event.called_number, "queue": event.queue,
-                "ivr_path": [], "waiting_s": None, "ringing_at": event.at},
-                "customer": None, "provisional_customer": None, "history": [], "open_tickets": [],
-                "lookup_failed": True}
+            message = notifier.ScreenPop(call=notifier.PopCall(
+                id=event.call_id, caller_number=event.caller_number, caller_name=event.caller_name,
+                called_number=event.called_number, queue=event.queue, ringing_at=event.at),
+                lookup_failed=True)
         transfers = self.c.services.get("transfers")  # issue 11: what the previous seat handed over
         handoff = transfers.handoff_for(event.call_id, username) if transfers is not None else None
         if handoff is not None:
-            message["handoff"] = handoff
-        message["timing"] = {"ami_read_at": read_at, "sent_at": time.time()}
+            message.handoff = notifier.Handoff.model_validate(handoff)
+        message.timing = notifier.PopTiming(ami_read_at=read_at, sent_at=time.time())
         if self.c.hub.send(username, message):
             self.sent += 1
 
-    async def build(self, event: ev.CallRinging) -> dict:
+    async def build(self, event: ev.CallRinging) -> notifier.ScreenPop:
         body = await self._prefetch(event.call_id, event.caller_number, event.caller_name)
         live = self.c.bridge.model.calls.get(event.call_id) if self.c.bridge else None
         waiting_s = None
@@ -101,19 +101,17 @@ class ScreenPop:
             start = live.enqueued_at or live.created_at
             waiting_s = round(max(0.0, time.time() - start), 1)
             ivr_path = list(live.ivr_path)
-        return {
-            "type": "screen_pop",
-            "call": {
-                "id": event.call_id, "caller_number": event.caller_number,
-                "caller_number_normalized": body["normalized"], "caller_name": event.caller_name,
-                "called_number": event.called_number, "queue": event.queue, "ivr_path": ivr_path,
-                "waiting_s": waiting_s, "ringing_at": event.at,
-            },
-            "customer": body["customer"],
-            "provisional_customer": body["provisional_customer"],
-            "history": body["history"],
-            "open_tickets": body["open_tickets"],
-        }
+        return notifier.ScreenPop(
+            call=notifier.PopCall(
+                id=event.call_id, caller_number=event.caller_number,
+                caller_number_normalized=body["normalized"], caller_name=event.caller_name,
+                called_number=event.called_number, queue=event.queue, ivr_path=ivr_path,
+                waiting_s=waiting_s, ringing_at=event.at),
+            customer=body["customer"],
+            provisional_customer=body["provisional_customer"],
+            history=body["history"],
+            open_tickets=body["open_tickets"],
+        )
 
     async def _body(self, call_id: str, number: str | None, name: str | None) -> dict:
         """Who is calling, their last calls and open tickets: once per call."""

@@ -57,11 +57,11 @@ async def clients_main(url: str, n: int) -> None:
             async for message in ws:
                 for text in message.split("\n"):  # a batch of frames, one JSON object per line
                     json.loads(text)  # a wallboard parses every frame; so do we
-                    if text.startswith('{"type": "snapshot"'):
+                    if text.startswith(('{"type": "snapshot"', '{"type":"snapshot"')):
                         snapshots += 1
                         if snapshots >= n:
                             ready.set()
-                    elif text.startswith('{"type": "resync"'):
+                    elif text.startswith(('{"type": "resync"', '{"type":"resync"')):
                         resyncs[i] += 1
                     counts[i] += 1
 

@@ -23,11 +23,12 @@ starving the bridge on one event loop.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import OrderedDict
 from typing import Awaitable, Callable
+
+from supervisor.notifier import encode
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class FeedClient:
                     self.pending.clear()
                     self.resyncs += 1
                     log.warning("supervisor socket %s %s: resyncing it with a new snapshot", self.name, reason)
-                    await self.send(json.dumps({"type": "resync", "reason": reason, "at": time.time()}))
+                    await self.send(encode({"type": "resync", "reason": reason, "at": time.time()}))
                     await self.send(self.snapshot())
                     continue
                 if not self.pending:
@@ -109,10 +110,12 @@ class SupervisorFeed:
         client.closed = True
         self.clients.discard(client)
 
-    def offer(self, key, frame: dict) -> None:
+    def offer(self, key, frame) -> None:
+        """``frame``: a model or a dict with a ``type``, validated and serialised once
+        (``supervisor.notifier``) for every client."""
         self.frames += 1
         if not self.clients:
             return
-        text = json.dumps(frame, ensure_ascii=False, default=str)
+        text = encode(frame)
         for client in tuple(self.clients):
             client.offer(key, text)

@@ -16,7 +16,9 @@ of ``cti`` and derives:
 
 Every change becomes a frame (``agent_status_changed``, ``queue_status_changed``,
 or the domain event itself for ``call_*``/``queue_caller_*``/``ticket_sla_*``)
-handed to ``on_frame(key, frame)``; the feed coalesces by key. Each agent
+handed to ``on_frame(key, frame)``; the feed validates it against its model
+(``supervisor.notifier``: times become ISO 8601), serialises it once and
+coalesces by key. Each agent
 state change and each ended queue entry also goes to ``on_record`` (the
 supervisor store) so that reports are computed from stored data.
 """
@@ -342,10 +344,14 @@ class SupervisorLive:
             self.refresh_agent(name)
 
     def snapshot(self) -> dict:
+        """The ``snapshot`` frame, JSON-ready (``supervisor.notifier.Snapshot``: ISO times)."""
+        from supervisor.notifier import Snapshot
+
         now = self.clock()
         self.sync_agents()
         display = self._display()
-        return {"type": "snapshot", "at": now,
-                "agents": [v.as_dict(display) for _, v in sorted(self.agents.items())],
-                "queues": [self.queue_stats(q, now) for q in self.all_queues()],
-                "config": self.config.public()}
+        return Snapshot.model_validate({
+            "type": "snapshot", "at": now,
+            "agents": [v.as_dict(display) for _, v in sorted(self.agents.items())],
+            "queues": [self.queue_stats(q, now) for q in self.all_queues()],
+            "config": self.config.public()}).model_dump(mode="json")

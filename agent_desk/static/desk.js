@@ -350,6 +350,18 @@ function updateWaiting() {
   if (p && node) node.textContent = fmtDuration(waitingSeconds(p));
 }
 
+// Times on the wire are ISO 8601 with an offset (docs/ws-schema.json): shown in the browser's zone.
+function ringingFact(call) {
+  const at = str(call.ringing_at);
+  const node = fact(t('pop.ringing_at'), at ? fmtTime(at) : t('value.none'), 'pop-ringing-at');
+  if (at) {
+    const dd = node.querySelector('dd');
+    dd.title = fmtDateTime(at);
+    dd.dataset.at = at;
+  }
+  return node;
+}
+
 function fact(label, value, testid) {
   return el('div', { className: 'fact' },
     el('dt', { className: 'fact-label', text: label }),
@@ -528,7 +540,7 @@ function buildPop(p) {
       fact(t('pop.queue'), str(call.queue) || t('pop.no_queue'), 'pop-queue'),
       fact(t('pop.waiting'), '', 'pop-waiting'),
       fact(t('pop.called'), str(call.called_number) || t('value.none'), 'pop-called-number'),
-      fact(t('pop.ringing_at'), call.ringing_at ? fmtTime(call.ringing_at) : t('value.none'), 'pop-ringing-at')));
+      ringingFact(call)));
 
   return el('article', {
     className: 'pop', testid: 'pop',

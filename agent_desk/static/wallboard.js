@@ -14,6 +14,13 @@ const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 
 function now() { return Date.now() / 1000 + S.offset; }
 
+// Times on the wire are ISO 8601 with an offset (docs/ws-schema.json): epoch seconds here.
+function epoch(v) {
+  if (v === null || v === undefined || v === '') return null;
+  const ms = typeof v === 'number' ? v * 1000 : Date.parse(v);
+  return Number.isNaN(ms) ? null : ms / 1000;
+}
+
 function fmtDur(s) {
   if (s === null || s === undefined || Number.isNaN(s)) return '—';
   s = Math.max(0, Math.floor(s));
@@ -42,7 +49,8 @@ function reasonLabel(code) {
 }
 
 function waitOf(q) {
-  return q.oldest_entered_at ? now() - q.oldest_entered_at : 0;
+  const oldest = epoch(q.oldest_entered_at);
+  return oldest !== null ? now() - oldest : 0;
 }
 
 function queueLevel(q) {
@@ -79,7 +87,7 @@ function stateLevel(a) {
   const c = (S.config && S.config.colours) || {};
   const amber = (c.state_amber_s || {})[a.state];
   const red = (c.state_red_s || {})[a.state];
-  return level(now() - a.since, amber, red);
+  return level(now() - epoch(a.since), amber, red);
 }
 
 async function control(path, body) {
@@ -129,7 +137,7 @@ function renderAgents() {
       el('td', {}, el('span', { text: a.display_name || a.agent }),
         el('span', { className: 'wb-muted', text: a.extension ? ` (${a.extension})` : '' })),
       el('td', {}, el('span', { className: 'wb-state', testid: 'state', text: label, attrs: { 'data-state': a.state } })),
-      el('td', {}, el('span', { className: 'wb-time', testid: 'time', text: fmtDur(now() - a.since),
+      el('td', {}, el('span', { className: 'wb-time', testid: 'time', text: fmtDur(now() - epoch(a.since)),
         attrs: { 'data-level': stateLevel(a), 'data-since': a.since } })),
       el('td', { text: (a.queues || []).join(', ') }),
       el('td', {}, agentActions(a))));
@@ -141,7 +149,7 @@ function tick() {
     const time = row.querySelector('.wb-time');
     const a = S.agents.get(row.dataset.testid.slice(6));
     if (time && a) {
-      time.textContent = fmtDur(now() - a.since);
+      time.textContent = fmtDur(now() - epoch(a.since));
       time.setAttribute('data-level', stateLevel(a));
     }
   }
@@ -162,7 +170,7 @@ function showNotice(text) {
 function handle(msg) {
   switch (msg.type) {
     case 'snapshot':
-      S.offset = msg.at - Date.now() / 1000;
+      S.offset = (epoch(msg.at) ?? Date.now() / 1000) - Date.now() / 1000;
       S.config = msg.config;
       S.agents = new Map(msg.agents.map((a) => [a.agent, a]));
       S.queues = new Map(msg.queues.map((q) => [q.queue, q]));

@@ -11,6 +11,11 @@ callbacks endpoints the desk uses (``POST /api/v1/tickets``,
 ``POST /api/v1/callbacks/{id}/result``). Those record every request in
 ``api_requests`` as ``(method, path, json body, Accept-Language, username)``.
 
+Frames on ``/ws/agent`` are built from the server's own models
+(``agent_desk.notifier``): ``push()`` validates a frame by its ``type`` and
+serialises it as the server does (times become ISO 8601 with an offset), so a
+field the server renames or retypes breaks the fake (and its tests) too.
+
 Tests drive it from their own thread: ``push()`` sends a message to every
 connected desk socket, ``close_sockets()`` drops them (as a server restart
 would), ``wait_for_sockets()`` waits for the desk to (re)connect.
@@ -31,6 +36,8 @@ import uvicorn
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+
+from agent_desk.notifier import AGENT_FRAMES, AgentState, DeskUser, Hello
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "agent_desk" / "static"
 
@@ -325,11 +332,10 @@ class FakeBackend:
             self.ws_connects += 1
             self.sockets.add(ws)
             try:
-                await ws.send_json({
-                    "type": "hello",
-                    "user": user,
-                    "agent_state": self.agent_states[user["username"]],
-                })
+                await ws.send_text(Hello(
+                    user=DeskUser.model_validate(user),
+                    agent_state=AgentState.model_validate(self.agent_states[user["username"]]),
+                ).model_dump_json())
                 while True:
                     await ws.receive_text()
             except WebSocketDisconnect:
@@ -339,11 +345,14 @@ class FakeBackend:
 
         return app
 
-    async def _broadcast(self, message: dict) -> int:
+    async def _broadcast(self, message) -> int:
+        # The server's model for this type: an unknown type or a bad field raises here.
+        text = AGENT_FRAMES.validate(message).model_dump_json() if isinstance(message, dict) \
+            else message.model_dump_json()
         sent = 0
         for ws in list(self.sockets):
             try:
-                await ws.send_json(message)
+                await ws.send_text(text)
                 sent += 1
             except Exception:  # noqa: BLE001 - a dead socket just drops out
                 self.sockets.discard(ws)

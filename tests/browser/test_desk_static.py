@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -80,11 +81,11 @@ def screen_pop(call_id="call-1001", **over):
         "customer": card(),
         "provisional_customer": None,
         "history": [
-            {"id": 501, "started_at": "2024-04-28T10:15:00Z", "direction": "inbound", "queue": "support",
+            {"id": "1714299300.501", "started_at": "2024-04-28T10:15:00Z", "direction": "inbound", "queue": "support",
              "agent": "bob", "outcome": "answered", "duration_s": 312, "caller_number": "+8613800138000"},
-            {"id": 488, "started_at": "2024-04-20T16:02:00Z", "direction": "inbound", "queue": "sales",
+            {"id": "1713628920.488", "started_at": "2024-04-20T16:02:00Z", "direction": "inbound", "queue": "sales",
              "agent": None, "outcome": "abandoned", "duration_s": None, "caller_number": "+8613800138000"},
-            {"id": 470, "started_at": "2024-04-11T08:40:00Z", "direction": "outbound", "queue": None,
+            {"id": "1712824800.470", "started_at": "2024-04-11T08:40:00Z", "direction": "outbound", "queue": None,
              "agent": "alice", "outcome": "answered", "duration_s": 95, "caller_number": "+8613800138000"},
         ],
         "open_tickets": [
@@ -172,6 +173,40 @@ def test_login_success_lands_on_desk_idle(page, fake_backend):
 # ---- screen pops -----------------------------------------------------------------
 
 
+def test_pop_ringing_time_is_now_in_local_time_not_1970(page, fake_backend):
+    """The server's pop carries Asterisk's time of the ring; the fake sends it
+    through the same model (ISO 8601 with offset), and the desk shows the real
+    local time and date (it once read epoch seconds as milliseconds: 1970)."""
+    open_desk(page, fake_backend)
+    rang = time.time() - 3
+    assert fake_backend.push(screen_pop(call={"ringing_at": rang, "waiting_s": 40.0})) == 1
+    node = tid(page, "pop-ringing-at")
+    expect(node).to_have_attribute("data-at", re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$"))
+    shown_ms = page.evaluate("(iso) => Date.parse(iso)", node.get_attribute("data-at"))
+    assert abs(shown_ms / 1000 - rang) < 0.01
+    expected = page.evaluate(
+        """(ms) => { const d = new Date(ms); const lang = document.documentElement.lang || undefined;
+            return [new Intl.DateTimeFormat(lang, { timeStyle: 'medium' }).format(d),
+                    new Intl.DateTimeFormat(lang, { dateStyle: 'medium' }).format(d)]; }""", rang * 1000)
+    expect(node).to_have_text(expected[0])
+    assert expected[1] in node.get_attribute("title")  # today's date, not 1 January 1970
+    assert "1970" not in node.get_attribute("title")
+
+
+def test_pop_waiting_time_shows_and_ticks_while_ringing(page, fake_backend):
+    open_desk(page, fake_backend)
+    assert fake_backend.push(screen_pop(call={"ringing_at": time.time(), "waiting_s": 65.0})) == 1
+    waiting = tid(page, "pop-waiting")
+    expect(waiting).to_have_text(re.compile(r"^1 min, ([5-9]|1[0-2]) sec$"))  # waiting_s 65, counting on
+    first = waiting.inner_text()
+    expect(waiting).not_to_have_text(first, timeout=3000)  # it ticks every second while it rings
+    fake_backend.push({"type": "call_answered", "call_id": "call-1001", "agent": "alice"})
+    expect(tid(page, "pop")).to_have_attribute("data-status", "answered")
+    frozen = waiting.inner_text()
+    page.wait_for_timeout(1500)
+    assert waiting.inner_text() == frozen  # and stops when answered
+
+
 def test_known_customer_pop(page, fake_backend):
     open_desk(page, fake_backend)
     assert fake_backend.push(screen_pop()) == 1
@@ -193,7 +228,7 @@ def test_known_customer_pop(page, fake_backend):
 
     rows = tid(page, "pop-history").get_by_test_id("pop-history-row")
     expect(rows).to_have_count(3)
-    expect(rows.nth(0)).to_have_attribute("data-call-id", "501")
+    expect(rows.nth(0)).to_have_attribute("data-call-id", "1714299300.501")
     expect(rows.nth(0)).to_contain_text("bob")
     expect(rows.nth(0)).to_contain_text("Answered")
     expect(rows.nth(1)).to_contain_text("Abandoned")
@@ -242,10 +277,10 @@ def test_hostile_text_is_shown_literally(page, fake_backend):
               "ivr_path": [{"node": "<svg onload=alert(2)>", "digits": "<i>1</i>", "at": None}]},
         customer=card(name="<script>alert(3)</script>", notes='"><iframe src=javascript:alert(4)>',
                       kind="<img src=y onerror=alert(5)>"),
-        history=[{"id": 1, "started_at": "2024-01-01T00:00:00Z", "direction": "<b>in</b>", "queue": "q",
+        history=[{"id": "1", "started_at": "2024-01-01T00:00:00Z", "direction": "<b>in</b>", "queue": "q",
                   "agent": "<img src=z onerror=alert(6)>", "outcome": "<u>x</u>", "duration_s": 3,
                   "caller_number": "1"}],
-        open_tickets=[{"id": "<b>9</b>", "type": "<img src=t onerror=alert(7)>", "state": "open",
+        open_tickets=[{"id": 9, "type": "<img src=t onerror=alert(7)>", "state": "open",
                        "description": "<img src=d onerror=alert(8)>", "created_at": None}],
     ))
     pop = tid(page, "pop")

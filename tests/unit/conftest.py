@@ -25,3 +25,23 @@ async def client(app):
 async def db(app):
     async with app.state.container.sessionmaker() as session:
         yield session
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "synthetic_frames: the test feeds toy frames to a socket's fan-out "
+                                       "(its mechanics, not the contract): frames are not checked")
+
+
+@pytest.fixture(autouse=True)
+def ws_frames(monkeypatch, request):
+    """Every frame a test makes the server send on /ws/agent or /ws/supervisor
+    must validate against its model (``agent_desk.notifier``,
+    ``supervisor.notifier``) with ISO times: checked after each test."""
+    from tests import wscontract
+
+    captured = wscontract.capture(monkeypatch)
+    yield captured
+    if request.node.get_closest_marker("synthetic_frames"):
+        return
+    bad = wscontract.problems(captured)
+    assert not bad, "frames that break the websocket contract:\n" + "\n".join(bad[:20])

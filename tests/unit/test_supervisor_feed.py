@@ -38,6 +38,7 @@ class GatedSocket:
         await asyncio.wait_for(_w(), timeout)
 
 
+@pytest.mark.synthetic_frames  # toy frames: the feed's mechanics, not the contract
 async def test_slow_client_gets_latest_state_per_key_and_others_are_not_slowed():
     feed = SupervisorFeed()
     slow_sock, fast_sock = GatedSocket(), GatedSocket()
@@ -66,6 +67,7 @@ async def test_slow_client_gets_latest_state_per_key_and_others_are_not_slowed()
         t.cancel()
 
 
+@pytest.mark.synthetic_frames  # toy frames: the feed's mechanics, not the contract
 async def test_a_client_that_cannot_keep_up_is_told_and_resynced():
     feed = SupervisorFeed()
     sock = GatedSocket()
