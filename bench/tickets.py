@@ -357,9 +357,10 @@ async def bench(args, db_path: Path) -> list[Op]:
     import accounts.models  # noqa: F401  (every table known to the ORM, as in the app)
     import cti.models  # noqa: F401
     import customers.models  # noqa: F401
-    import tickets.callbacks  # noqa: F401  (registers ticket hooks, as the app does)
     import tickets.models  # noqa: F401
-    import tickets.sla  # noqa: F401
+    from tickets import hooks
+
+    hooks.install_defaults()  # the product's ticket hooks, as the app installs them
     from customers import service as customers
     from tickets import service as tickets
 

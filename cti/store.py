@@ -67,9 +67,14 @@ class CallStore(JournalledWriter):
     name = "calls"
 
     def __init__(self, sessionmaker, *, normalize: Callable, agent_username: Callable[[str | None, str | None], str | None],
-                 reader=None, country_code: str = "86",
+                 reader=None, country_code: str = "86", provisional: Callable | None = None,
                  journal: str | os.PathLike | None = None, batch: int = 200) -> None:
+        """``provisional(db=, number_raw=, caller_name=, call_id=, country_code=)``
+        makes (idempotently) the provisional customer of an unknown caller: the
+        composition root passes ``customers.service.get_or_create_provisional``
+        (cti does not import customers, which imports cti's call records)."""
         super().__init__(journal=journal, batch=batch)
+        self.provisional = provisional
         self.sessionmaker = sessionmaker
         self.reader = reader  # agent_desk.lookup reader: matches numbers to customers
         self.country_code = country_code
@@ -172,11 +177,11 @@ class CallStore(JournalledWriter):
         self._customers[call_id] = cid
         return cid
 
-    async def _provisional(self, db, call_id: str, number: str, name: str | None) -> int:
-        from customers.service import get_or_create_provisional
-
-        customer = await get_or_create_provisional(db=db, number_raw=number, caller_name=name, call_id=call_id,
-                                                   country_code=self.country_code)
+    async def _provisional(self, db, call_id: str, number: str, name: str | None) -> int | None:
+        if self.provisional is None:
+            return None
+        customer = await self.provisional(db=db, number_raw=number, caller_name=name, call_id=call_id,
+                                          country_code=self.country_code)
         self._customers[call_id] = customer.id
         return customer.id
 

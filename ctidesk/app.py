@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from ctidesk.bus import EventBus
 from ctidesk.db import make_engine, make_sessionmaker
+from ctidesk.schema import import_all_models
 from ctidesk.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,10 @@ class Container:
 
 def build_container(settings: Settings) -> Container:
     from cti.actions import Actions
+    from tickets import hooks as ticket_hooks
 
+    ticket_hooks.install_defaults()  # SLA and revisit callbacks on every ticket change
+    import_all_models()  # every table in Base.metadata (customer merge reads the whole schema)
     engine = make_engine(settings.effective_database_url)
     container = Container(settings=settings, engine=engine,
                           sessionmaker=make_sessionmaker(engine), bus=EventBus())

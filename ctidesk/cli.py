@@ -7,6 +7,9 @@ import click
 @click.group()
 def main() -> None:
     """ctidesk: call-center / CTI service desk for Asterisk."""
+    from tickets import hooks
+
+    hooks.install_defaults()  # commands that write tickets (voicemail reconcile, imports) get SLAs too
 
 
 def _register() -> None:

@@ -9,14 +9,11 @@ import sys
 import click
 
 from ctidesk import logs
-from ctidesk.settings import ConfigError, load_settings
+from ctidesk.settings import load_settings, settings_for_cli
 
 
 def _settings():
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
+    return settings_for_cli()
 
 
 def _logging(level: str) -> None:

@@ -65,14 +65,3 @@ def make_engine(url: str) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def import_all_models() -> None:
-    """Import every package's models so Base.metadata knows all tables."""
-    import accounts.models  # noqa: F401
-    import customers.models  # noqa: F401
-    import tickets.models  # noqa: F401
-    import cti.models  # noqa: F401
-    import recordings.models  # noqa: F401
-    import ivr.models  # noqa: F401
-    import supervisor.models  # noqa: F401

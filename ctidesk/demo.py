@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from accounts import service as accounts
 from cti.models import CallRecord
-from ctidesk.db import import_all_models, make_engine, make_sessionmaker, utcnow
+from ctidesk.db import make_engine, make_sessionmaker, utcnow
+from ctidesk.schema import import_all_models
 from customers import service as customers
 from customers.models import CustomerPhone
 from customers.phone import normalize

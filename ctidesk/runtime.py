@@ -20,6 +20,7 @@ from cti.model import LiveModel
 from cti.store import CallStore
 from customers.phone import normalize
 from customers.resolver import CallerResolver
+from customers.service import get_or_create_provisional
 from ivr.service import start_ivr
 from tickets.sla import SlaScheduler
 
@@ -46,7 +47,7 @@ async def running(container, *, start_bridge: bool = True):
     store = CallStore(container.sessionmaker,
                       normalize=functools.partial(normalize, country_code=settings.default_country_code),
                       agent_username=directory.username_for, reader=reader,
-                      country_code=settings.default_country_code,
+                      country_code=settings.default_country_code, provisional=get_or_create_provisional,
                       journal=settings.state_dir / "calls.journal")
     resolver = CallerResolver(reader, store.create_provisional, country_code=settings.default_country_code)
     container.services.update(resolver=resolver, store=store, reader=reader)

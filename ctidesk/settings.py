@@ -184,6 +184,16 @@ def load_settings(path: Path | str | None = None, env: dict | None = None) -> Se
     return settings
 
 
+def settings_for_cli() -> Settings:
+    """:func:`load_settings` for a command: a bad configuration exits with its reason."""
+    import click
+
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
 def _persistent_secret_key(state_dir: Path) -> str:
     """A per-installation token signing key, generated once and kept private."""
     import secrets

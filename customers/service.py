@@ -553,9 +553,8 @@ def _references() -> list[_Reference]:
     table with a customer_id (recordings, surveys...) is covered by merge and
     delete without touching this module.
     """
-    from ctidesk.db import import_all_models
-
-    import_all_models()
+    # Every package's models are imported by the composition root at start
+    # (ctidesk.schema), so the registry holds every table here.
     mappers = {m.local_table: m for m in Base.registry.mappers}
     target = Customer.__table__.c.id
     refs = []

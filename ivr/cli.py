@@ -10,9 +10,9 @@ import click
 
 
 def _settings():
-    from ctidesk.commands import _settings as load
+    from ctidesk.settings import settings_for_cli
 
-    return load()
+    return settings_for_cli()
 
 
 def _check(path: Path, settings) -> tuple:

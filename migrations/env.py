@@ -7,7 +7,8 @@ from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
-from ctidesk.db import Base, import_all_models
+from ctidesk.db import Base
+from ctidesk.schema import import_all_models
 
 import_all_models()
 config = context.config

@@ -30,7 +30,7 @@ from sqlalchemy import or_, select, update
 
 from cti.actions import ActionFailed
 from ctidesk.db import utcnow
-from ivr.services import parse_voicemail_stem
+from recordings.voicemail import file_voicemail, parse_voicemail_stem
 from recordings import ingest as files
 from recordings.models import Recording
 
@@ -436,11 +436,10 @@ def _settled_spool_files(spool: Path, settle_s: float) -> list[Path]:
 
 async def _file_orphan_voicemail(db, rec: Recording, settings) -> int:
     """File a voicemail whose row the IVR never wrote, as the IVR would have
-    (``ivr.services.file_voicemail``): a message nobody files is a customer
+    (``recordings.voicemail.file_voicemail``): a message nobody files is a customer
     nobody calls back. The caller comes from the call row if there is one."""
     from customers.phone import DIALABLE_KINDS, normalize as normalize_number
     from customers.service import get_or_create_provisional
-    from ivr.services import file_voicemail
 
     intent, ticket_type, _ = parse_voicemail_stem(Path(rec.source_path).stem)
     if rec.customer_id is None:

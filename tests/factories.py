@@ -24,7 +24,7 @@ def settings_for(tmp_path: Path, **overrides) -> Settings:
 
 
 def import_models() -> None:
-    from ctidesk.db import import_all_models
+    from ctidesk.schema import import_all_models
 
     try:
         import_all_models()

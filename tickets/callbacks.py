@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import User
 from ctidesk.db import utcnow
 from customers.models import Customer
-from tickets import hooks
 from tickets.models import Callback, Ticket, TicketHistory
 from tickets.sla import SlaPolicy, default_policy
 
@@ -118,8 +117,6 @@ async def on_resolved(*, db: AsyncSession, ticket: Ticket, actor: str, old: str,
              field="callback", new=callback.id)
     return callback
 
-
-hooks.register("on_transition", on_resolved)
 
 
 # --- reading -------------------------------------------------------------------

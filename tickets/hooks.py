@@ -26,9 +26,12 @@ hook that raises fails the whole write: the exception reaches the caller,
 who does not commit, so a ticket never exists without what its hooks were
 meant to add. Hooks must not commit or roll back the session themselves.
 
-Registration is usually done once at import time of the registering module
-(``hooks.register("on_transition", my_hook)``); registering the same
-function twice is a no-op, so re-imports are harmless.
+Registration is explicit: :func:`install_defaults` registers the product's
+own hooks (SLA due times and clock, revisit callbacks) and is called by the
+composition root (``ctidesk.app.build_container``, the ``ctidesk`` command
+group) — never as a side effect of importing a module, so what runs on a
+ticket change is visible in one place. Registering the same function twice
+is a no-op.
 """
 from __future__ import annotations
 
@@ -72,3 +75,12 @@ async def run(name: str, **kw) -> None:
     """Await every hook of ``name`` with ``kw``, in order (see the module docstring)."""
     for hook in list(_list(name)):  # a hook may (un)register others
         await hook(**kw)
+
+
+def install_defaults() -> None:
+    """The product's ticket hooks, in order: SLA first (due times), then callbacks."""
+    from tickets import callbacks, sla
+
+    register("on_created", sla.apply_sla)
+    register("on_transition", sla.restart_clock)
+    register("on_transition", callbacks.on_resolved)

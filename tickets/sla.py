@@ -20,9 +20,10 @@ fired, and is what makes a second tick a no-op. ``sla_warned`` and
 The response clock runs while ``responded_at`` is empty; both stop when the
 ticket leaves the open states.
 
-Ticket hooks registered on import: :func:`apply_sla` (``on_created``) sets
-the level and due times; :func:`restart_clock` (``on_transition``) gives a
-reopened ticket a fresh resolve clock.
+Ticket hooks (registered by ``tickets.hooks.install_defaults``):
+:func:`apply_sla` (``on_created``) sets the level and due times;
+:func:`restart_clock` (``on_transition``) gives a reopened ticket a fresh
+resolve clock.
 """
 from __future__ import annotations
 
@@ -45,7 +46,6 @@ from cti.events import DomainEvent
 from ctidesk.calendar import CalendarError, Schedule, load_center
 from ctidesk.db import utcnow
 from ctidesk.settings import PROJECT_ROOT, ConfigError
-from tickets import hooks
 from tickets.models import OPEN_STATES, Ticket, TicketHistory
 
 log = logging.getLogger(__name__)
@@ -678,6 +678,3 @@ class SlaScheduler:
                                  kind=kind, ticket_type=row.type, sla_level=row.sla_level,
                                  assignee=row.assignee, escalated=escalate)
 
-
-hooks.register("on_created", apply_sla)
-hooks.register("on_transition", restart_clock)

@@ -13,9 +13,11 @@ from sqlalchemy import func, select
 from cti import events as ev
 from cti.models import CallRecord
 from cti.store import CallStore
-from ctidesk.db import Base, import_all_models, make_engine, make_sessionmaker
+from ctidesk.db import Base, make_engine, make_sessionmaker
+from ctidesk.schema import import_all_models
 from ctidesk.journal import JournalledWriter, records_of
 from customers.phone import normalize
+from customers.service import get_or_create_provisional
 
 
 class Flaky(JournalledWriter):
@@ -127,7 +129,7 @@ async def test_call_store_survives_a_database_outage(sm, tmp_path):
         return sm()
 
     journal = tmp_path / "calls.journal"
-    store = CallStore(sessionmaker, normalize=functools.partial(normalize, country_code="86"),
+    store = CallStore(sessionmaker, normalize=functools.partial(normalize, country_code="86"), provisional=get_or_create_provisional,
                       agent_username=lambda a, i: a, journal=journal)
     store.min_backoff, store.max_backoff = 0.01, 0.05
     store.start()

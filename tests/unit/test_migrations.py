@@ -8,7 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from ctidesk.db import Base, import_all_models
+from ctidesk.db import Base
+from ctidesk.schema import import_all_models
 from ctidesk.migrate import alembic_config
 
 

@@ -236,7 +236,8 @@ def test_asterisk_config_renders_the_agents_sip_phones(tmp_path):
     import asyncio
 
     from accounts import service as accounts
-    from ctidesk.db import Base, import_all_models, make_engine, make_sessionmaker
+    from ctidesk.db import Base, make_engine, make_sessionmaker
+    from ctidesk.schema import import_all_models
 
     settings = load_settings(env={"CTIDESK_CONFIG": str(tmp_path / "none.toml"),
                                   "CTIDESK_STATE_DIR": str(tmp_path / "state"),

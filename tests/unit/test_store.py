@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 from cti import events as ev
 from cti.models import CallRecord
 from cti.store import CallStore
-from ctidesk.db import Base, import_all_models, make_engine, make_sessionmaker
+from ctidesk.db import Base, make_engine, make_sessionmaker
+from ctidesk.schema import import_all_models
 from customers.phone import normalize
+from customers.service import get_or_create_provisional
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ async def sm(tmp_path):
 
 
 def make_store(sm, journal=None):
-    return CallStore(sm, normalize=functools.partial(normalize, country_code="86"),
+    return CallStore(sm, normalize=functools.partial(normalize, country_code="86"), provisional=get_or_create_provisional,
                      agent_username=lambda agent, iface: agent, journal=journal)
 
 
