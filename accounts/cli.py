@@ -9,33 +9,15 @@ import asyncio
 import sys
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from accounts import service
 from accounts.security import ROLES
 
 
-async def _with_db(fn):
-    from ctidesk.db import make_engine, make_sessionmaker
-    from ctidesk.settings import load_settings
-
-    settings = load_settings()
-    if not settings.database_url:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        async with make_sessionmaker(engine)() as db:
-            return await fn(db)
-    finally:
-        await engine.dispose()
-
-
 def _run(fn):
-    try:
-        return asyncio.run(_with_db(fn))
-    except (OperationalError, ProgrammingError) as exc:
-        raise click.ClickException(
-            f"database error ({exc.orig}); has the database been migrated?") from None
+    from ctidesk.clitools import run_db
+
+    return run_db(fn)
 
 
 @click.group("user")

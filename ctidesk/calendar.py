@@ -137,6 +137,21 @@ def _date(key: str, raw) -> date:
         raise ScheduleError(key, f"{raw!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _date_list(data: dict, key: str, prefix: str, errors: list) -> set[date]:
+    """The dates of list ``key``; each bad entry is an error naming its index."""
+    raw = data.get(key, [])
+    if not isinstance(raw, list):
+        errors.append(ScheduleError(f"{prefix}.{key}", "expected a list of dates"))
+        return set()
+    days = set()
+    for i, item in enumerate(raw):
+        try:
+            days.add(_date(f"{prefix}.{key}[{i}]", item))
+        except ScheduleError as exc:
+            errors.append(exc)
+    return days
+
+
 def parse_schedule(name: str, data, prefix: str) -> tuple[Schedule | None, list[ScheduleError]]:
     """Parse one ``[hours.NAME]`` table; every problem is collected, not just the first."""
     errors: list[ScheduleError] = []
@@ -166,16 +181,7 @@ def parse_schedule(name: str, data, prefix: str) -> tuple[Schedule | None, list[
                 weekly[i] = parse_ranges(f"{prefix}.weekly.{day}", weekly_raw.get(day, []))
             except ScheduleError as exc:
                 errors.append(exc)
-    holidays: set[date] = set()
-    raw_holidays = data.get("holidays", [])
-    if not isinstance(raw_holidays, list):
-        errors.append(ScheduleError(f"{prefix}.holidays", "expected a list of dates"))
-    else:
-        for i, raw in enumerate(raw_holidays):
-            try:
-                holidays.add(_date(f"{prefix}.holidays[{i}]", raw))
-            except ScheduleError as exc:
-                errors.append(exc)
+    holidays = _date_list(data, "holidays", prefix, errors)
     special: dict[date, Ranges] = {}
     raw_special = data.get("special", {})
     if not isinstance(raw_special, dict):
@@ -190,20 +196,9 @@ def parse_schedule(name: str, data, prefix: str) -> tuple[Schedule | None, list[
                     errors.append(ScheduleError(key, "also listed in holidays; say which it is"))
             except ScheduleError as exc:
                 errors.append(exc)
-    makeup: set[date] = set()
-    raw_makeup = data.get("makeup_workdays", [])
-    if not isinstance(raw_makeup, list):
-        errors.append(ScheduleError(f"{prefix}.makeup_workdays", "expected a list of dates"))
-    else:
-        for i, raw in enumerate(raw_makeup):
-            key = f"{prefix}.makeup_workdays[{i}]"
-            try:
-                day = _date(key, raw)
-                if day in holidays:
-                    errors.append(ScheduleError(key, "also listed in holidays; say which it is"))
-                makeup.add(day)
-            except ScheduleError as exc:
-                errors.append(exc)
+    makeup = _date_list(data, "makeup_workdays", prefix, errors)
+    for day in sorted(makeup & holidays):
+        errors.append(ScheduleError(f"{prefix}.makeup_workdays", f"{day} is also listed in holidays; say which it is"))
     makeup_hours = None
     if "makeup_hours" in data:
         try:

@@ -6,45 +6,25 @@ Exit status: 0 when the import was written (or the dry run found no error),
 """
 from __future__ import annotations
 
-import asyncio
 import csv
 import sys
 from pathlib import Path
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from customers import importer
 
 
 def _settings():
-    from ctidesk.settings import ConfigError, load_settings
+    from ctidesk.settings import settings_for_cli
 
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-
-
-async def _with_db(settings, fn):
-    from ctidesk.db import make_engine, make_sessionmaker
-
-    if not settings.database_url:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        async with make_sessionmaker(engine)() as db:
-            return await fn(db)
-    finally:
-        await engine.dispose()
+    return settings_for_cli()
 
 
 def _run(settings, fn):
-    try:
-        return asyncio.run(_with_db(settings, fn))
-    except (OperationalError, ProgrammingError) as exc:
-        raise click.ClickException(
-            f"database error ({exc.orig}); has the database been migrated?") from None
+    from ctidesk.clitools import run_db
+
+    return run_db(fn, settings)
 
 
 def _write_error_report(path: str, errors: list[importer.RowError]) -> None:

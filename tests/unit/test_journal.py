@@ -7,17 +7,15 @@ import asyncio
 import functools
 import json
 
-import pytest
 from sqlalchemy import func, select
 
 from cti import events as ev
 from cti.models import CallRecord
 from cti.store import CallStore
-from ctidesk.db import Base, make_engine, make_sessionmaker
-from ctidesk.schema import import_all_models
 from ctidesk.journal import JournalledWriter, records_of
 from customers.phone import normalize
 from customers.service import get_or_create_provisional
+from tests.unit.test_store import sm  # noqa: F401  (the fixture: a migrated SQLite file)
 
 
 class Flaky(JournalledWriter):
@@ -107,17 +105,7 @@ async def test_replay_after_a_crash_mid_outage(tmp_path):
     await revived.stop()
 
 
-@pytest.fixture
-async def sm(tmp_path):
-    import_all_models()
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/s.db")
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
-
-
-async def test_call_store_survives_a_database_outage(sm, tmp_path):
+async def test_call_store_survives_a_database_outage(sm, tmp_path):  # noqa: F811 (sm: the fixture)
     """The old call writer retried once, then dropped the batch and truncated the
     journal over it. Now: the database refuses writes for a while, every call
     lands once."""
