@@ -221,6 +221,6 @@ async def _writer(websocket: WebSocket, conn: Connection) -> None:
 @router.get("/api/v1/ws-schema", include_in_schema=False)
 async def ws_schema():
     """The JSON Schema of every websocket frame (docs/ws-schema.json), beside /openapi.json."""
-    from ctidesk.wire import sockets, ws_schema as build
+    from ctidesk.ws_schema import schema
 
-    return build(sockets())
+    return schema()

@@ -137,7 +137,7 @@ def ws_schema(sockets: dict[str, Registry]) -> dict:
         "description": "Frames the server sends, one JSON object each (the supervisor socket batches "
                        "them, one per line). Every frame has a `type`; times are ISO 8601 with an offset. "
                        "Generated from agent_desk/notifier.py and supervisor/notifier.py by "
-                       "`python -m ctidesk.wire`.",
+                       "`python -m ctidesk.ws_schema`.",
         "properties": {}, "$defs": {},
     }
     for path, registry in sockets.items():
@@ -146,23 +146,6 @@ def ws_schema(sockets: dict[str, Registry]) -> dict:
         out["$defs"].update(one.pop("$defs"))
         out["properties"][path] = one
     return out
-
-
-def sockets() -> dict[str, Registry]:
-    from agent_desk.notifier import AGENT_FRAMES
-    from supervisor.notifier import SUPERVISOR_FRAMES
-
-    return {"/ws/agent": AGENT_FRAMES, "/ws/supervisor": SUPERVISOR_FRAMES}
-
-
-def schema_text() -> str:
-    return json.dumps(ws_schema(sockets()), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-
-
-if __name__ == "__main__":  # python -m ctidesk.wire > docs/ws-schema.json
-    import sys
-
-    sys.stdout.write(schema_text())
 
 
 def check_times(frame: Any, path: str = "") -> list[str]:

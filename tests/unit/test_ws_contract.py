@@ -16,7 +16,8 @@ import pytest
 
 from agent_desk.hub import AgentHub, Connection
 from agent_desk.notifier import AGENT_FRAMES, PopCall, ScreenPop
-from ctidesk.wire import check_times, schema_text
+from ctidesk.wire import check_times
+from ctidesk.ws_schema import schema_text
 from supervisor.feed import FeedClient, SupervisorFeed
 from supervisor.notifier import SUPERVISOR_FRAMES
 from tests import wscontract
@@ -27,7 +28,7 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
 
 def test_schema_file_is_up_to_date():
     assert (ROOT / "docs" / "ws-schema.json").read_text() == schema_text(), \
-        "docs/ws-schema.json is stale: .venv/bin/python -m ctidesk.wire > docs/ws-schema.json"
+        "docs/ws-schema.json is stale: .venv/bin/python -m ctidesk.ws_schema > docs/ws-schema.json"
 
 
 async def test_ws_schema_is_served(client):
