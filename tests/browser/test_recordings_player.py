@@ -9,7 +9,7 @@ import time
 import pytest
 
 from cti.oneshot import ami_action
-from tests.browser.realdesk import cli_ok, login
+from tests.browser.realdesk import sign_in, cli_ok, login
 from tests.realenv import in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
@@ -65,7 +65,7 @@ def test_pause_from_the_pop_then_play_and_seek_from_the_call_page(page, new_page
     assert page.page_errors == [], page.page_errors
 
     sup = new_page()
-    login(sup, server, "sam", wait_available=False)
+    sign_in(sup, server, "sam", lands_on="wallboard")  # a supervisor's login lands on the wallboard
     sup.goto(server.base_url + "/recordings")
     sup.get_by_test_id("rec-search-form").locator("input[name=number]").fill("6077")
     sup.get_by_test_id("rec-search").click()
