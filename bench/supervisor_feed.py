@@ -161,8 +161,10 @@ async def run(a) -> None:
             stamps: dict[str, float] = {}
             offer = sup.feed.offer
 
+            from supervisor.notifier import encode
+
             def stamped_offer(key, frame):
-                stamps_key = json.dumps(frame, ensure_ascii=False, default=str)
+                stamps_key = encode(frame)  # the text the feed writes (supervisor.notifier)
                 stamps[stamps_key] = time.perf_counter()
                 offer(key, frame)
             sup.live.on_frame = stamped_offer
