@@ -17,7 +17,9 @@ _INVALID = {"detail": "invalid username or password"}
 
 
 def _throttle(container) -> service.LoginThrottle:
-    return container.services.setdefault("login_throttle", service.LoginThrottle())
+    if container.login_throttle is None:
+        container.login_throttle = service.LoginThrottle()
+    return container.login_throttle
 
 
 @router.post("/login", response_model=LoginOut)

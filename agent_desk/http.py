@@ -58,7 +58,7 @@ async def static(name: str):
 
 
 def _agent_info(container, user):
-    info = container.services["directory"].by_username.get(user.username)
+    info = container.directory.by_username.get(user.username)
     if info is None:
         raise Conflict(f"user {user.username!r} has no phone extension; an admin must set one")
     return info
@@ -183,10 +183,10 @@ async def agent_socket(websocket: WebSocket):
     await websocket.accept()
     conn = Connection(user.username, user.role)
     container.hub.add(conn)
-    info = container.services["directory"].by_username.get(user.username)
+    info = container.directory.by_username.get(user.username)
     if info is None and user.extension:
         await refresh_directory(container)
-        info = container.services["directory"].by_username.get(user.username)
+        info = container.directory.by_username.get(user.username)
     model = container.bridge.model if container.bridge else None
     hello = {"type": "hello", "user": {"username": user.username, "display_name": user.display_name,
                                        "role": user.role, "extension": user.extension,

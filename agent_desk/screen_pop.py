@@ -84,7 +84,7 @@ class ScreenPop:
                 id=event.call_id, caller_number=event.caller_number, caller_name=event.caller_name,
                 called_number=event.called_number, queue=event.queue, ringing_at=event.at),
                 lookup_failed=True)
-        transfers = self.c.services.get("transfers")  # issue 11: what the previous seat handed over
+        transfers = self.c.transfers  # issue 11: what the previous seat handed over
         handoff = transfers.handoff_for(event.call_id, username) if transfers is not None else None
         if handoff is not None:
             message.handoff = notifier.Handoff.model_validate(handoff)

@@ -115,7 +115,7 @@ def check_payload(mode: str, target: dict, notes: str | None, draft: dict | None
 
 
 class TransferService:
-    """``container.services["transfers"]``; also a bus subscriber."""
+    """``container.transfers``; also a bus subscriber."""
 
     def __init__(self, container, *, directory, model, queues=None) -> None:
         if queues is None:
@@ -190,7 +190,7 @@ class TransferService:
         self.handoffs[p.call.id] = Handoff(handoff_id, p.call.id, mode, username, to_agent, p.to_queue,
                                            notes or "", dict(draft or {}))
         recording_moved = False
-        recordings = self.c.services.get("recordings")
+        recordings = self.c.recordings
         if recordings is not None and p.caller_channel and p.call.record_state != "off":
             try:
                 recording_moved = await recordings.continue_on_channel(p.call, p.agent_channel, p.caller_channel)
@@ -266,7 +266,7 @@ class TransferService:
         from cti.models import CallHandoff, CallRecord
 
         try:
-            store = self.c.services.get("store")
+            store = self.c.store
             if store is not None:
                 with contextlib.suppress(Exception):
                     await store.flush(5)  # the call row exists before it is updated
@@ -300,7 +300,7 @@ class TransferService:
 
         username = self._username(agent)
         try:
-            store = self.c.services.get("store")
+            store = self.c.store
             if store is not None:
                 with contextlib.suppress(Exception):
                     await store.flush(5)

@@ -28,7 +28,7 @@ async def agent_transfer(body: TransferIn, request: Request, user=Depends(curren
 
     202: Asterisk accepted the transfer; ``call_transferred`` on the desk socket
     says when it happened. The next seat's screen pop carries the handoff."""
-    service = container.services.get("transfers")
+    service = container.transfers
     if service is None:
         raise HTTPException(503, "transfers are not available (no phone system in this process)")
     await refresh_directory(container)  # experts may have been added by `ctidesk user add`

@@ -123,7 +123,7 @@ async def run(a) -> None:
                 token = (await http.post("/api/v1/auth/login", json={"username": "sam", "password": PASSWORD})
                          ).json()["access_token"]
             model = c.bridge.model
-            sup = c.services["supervisor"]
+            sup = c.supervisor
             names = model.event_names
             in_model = sum(1 for e in events if e[7:e.index(b"\r\n")].decode() in names)
 

@@ -90,10 +90,10 @@ async def healthz(request: Request, container=Depends(get_container)):
 def _writers(container) -> dict:
     """The journalled writers running in this process, by name."""
     found = {}
-    store = container.services.get("store")
+    store = container.store
     if store is not None:
         found["calls"] = store
-    supervisor = container.services.get("supervisor")
+    supervisor = container.supervisor
     if supervisor is not None:
         found["supervisor"] = supervisor.store
     return found

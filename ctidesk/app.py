@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -31,7 +31,24 @@ class Container:
     bridge: Any = None  # cti.bridge.Bridge when connected to Asterisk
     hub: Any = None  # agent_desk.hub.AgentHub
     actions: Any = None  # cti.actions.Actions: every AMI action, through the bridge
-    services: dict = field(default_factory=dict)
+    # The long-lived services, set by ctidesk.runtime.running (named attributes,
+    # not a string-keyed dict: a typo is an AttributeError at once, and a reader
+    # sees what exists). None until started (API tests run without them).
+    directory: Any = None       # agent_desk.directory.AgentDirectory
+    model: Any = None           # cti.model.LiveModel
+    reader: Any = None          # agent_desk.lookup reader (screen pop queries)
+    resolver: Any = None        # customers.resolver.CallerResolver
+    store: Any = None           # cti.store.CallStore (journalled call writer)
+    screen_pop: Any = None      # agent_desk.screen_pop.ScreenPop
+    supervisor: Any = None      # supervisor.service.Supervisor
+    supervisor_config: Any = None
+    sla: Any = None             # tickets.sla.SlaScheduler
+    recordings: Any = None      # recordings.service.RecordingService
+    transfers: Any = None       # agent_desk.transfer.Transfers
+    sip_audit: Any = None       # accounts.sip_audit (failed SIP logins -> audit)
+    agi: Any = None             # ivr FastAGI server
+    ivr_menus: Any = None       # ivr menu source (the last good menu)
+    login_throttle: Any = None  # accounts.service.LoginThrottle
 
 
 def build_container(settings: Settings) -> Container:

@@ -29,9 +29,9 @@ log = logging.getLogger(__name__)
 
 async def refresh_directory(container) -> None:
     """Reload agents from the users table (users are added by another process)."""
-    directory = container.services["directory"]
+    directory = container.directory
     await directory.refresh(container.sessionmaker)
-    container.services["model"].agent_devices.update(directory.device_names())
+    container.model.agent_devices.update(directory.device_names())
 
 
 @contextlib.asynccontextmanager
@@ -39,9 +39,9 @@ async def running(container, *, start_bridge: bool = True):
     settings = container.settings
     bus = container.bus
     directory = AgentDirectory(settings)
-    container.services["directory"] = directory
+    container.directory = directory
     model = LiveModel(bus.publish)
-    container.services["model"] = model
+    container.model = model
     await refresh_directory(container)
     reader = make_reader(settings, container.sessionmaker)
     store = CallStore(container.sessionmaker,
@@ -50,35 +50,35 @@ async def running(container, *, start_bridge: bool = True):
                       country_code=settings.default_country_code, provisional=get_or_create_provisional,
                       journal=settings.state_dir / "calls.journal")
     resolver = CallerResolver(reader, store.create_provisional, country_code=settings.default_country_code)
-    container.services.update(resolver=resolver, store=store, reader=reader)
+    container.resolver, container.store, container.reader = resolver, store, reader
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     store.start()
     bus.subscribe(store)
     pop = ScreenPop(container=container, resolver=resolver, directory=directory, reader=reader)
-    container.services["screen_pop"] = pop
+    container.screen_pop = pop
     bus.subscribe(pop)
     bus.subscribe(AgentStateNotifier(container=container, directory=directory))
     from supervisor.service import Supervisor  # issue 6: wallboard feed and report records
 
-    supervisor = container.services["supervisor"] = Supervisor(container, model=model, directory=directory)
+    supervisor = container.supervisor = Supervisor(container, model=model, directory=directory)
     supervisor.start()
     sla = SlaScheduler(container.sessionmaker, bus)  # one per database: ticket_sla_warning/breached
-    container.services["sla"] = sla
+    container.sla = sla
     sla.start()
     from recordings.service import RecordingService  # issue 5: rows from MixMonitor events, ingest worker
 
     recordings = RecordingService(container, model=model, directory=directory,
                                   normalize=functools.partial(normalize, country_code=settings.default_country_code))
-    container.services["recordings"] = recordings
+    container.recordings = recordings
     bus.subscribe(recordings)
     recordings.start()
     from agent_desk.transfer import TransferService  # issue 11: expert seat transfer
 
-    transfers = container.services["transfers"] = TransferService(container, directory=directory, model=model)
+    transfers = container.transfers = TransferService(container, directory=directory, model=model)
     bus.subscribe(transfers)
     from accounts.sip_audit import SipAuthAudit  # issue 11: failed SIP authentication -> audit rows
 
-    sip_audit = container.services["sip_audit"] = SipAuthAudit(container.sessionmaker)
+    sip_audit = container.sip_audit = SipAuthAudit(container.sessionmaker)
     bus.subscribe(sip_audit)
     sip_audit.start()
     agi = None
@@ -104,7 +104,7 @@ async def running(container, *, start_bridge: bool = True):
         container.bridge = bridge
         bridge.start()
         agi = await start_ivr(container, model_getter=lambda: model)  # menu from config/ivr.toml, prompts built
-        container.services["agi"] = agi
+        container.agi = agi
     try:
         yield
     finally:

@@ -55,7 +55,7 @@ async def menu(container=Depends(get_container), user: User = Depends(require_ro
 
     settings = container.settings
     checked, problems = check_menu(settings.ivr_config, recorded_dir=settings.ivr_prompts_dir)
-    source = container.services.get("ivr_menus")
+    source = container.ivr_menus
     return {
         "file": str(settings.ivr_config),
         "valid": checked is not None,

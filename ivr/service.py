@@ -50,7 +50,7 @@ async def start_ivr(container, *, model_getter) -> FastAGIServer:
         task.add_done_callback(tasks.discard)
 
     menus = _ReloadingSource(settings.ivr_config, recorded_dir=settings.ivr_prompts_dir, on_reload=rebuild)
-    container.services["ivr_menus"] = menus
+    container.ivr_menus = menus
     # Only into an Asterisk that is there: never create directories inside a
     # sandbox root that has not been provisioned yet (unit tests, fresh machines).
     if settings.host_path(settings.ivr_sounds_dir).is_dir():

@@ -226,7 +226,7 @@ class LiveServices:
             # nothing worth keeping; left in place it would look like an orphan
             # to the reconcile and become a second ticket
             host.unlink(missing_ok=True)
-        kick = getattr(self.container.services.get("recordings"), "kick", None)
+        kick = getattr(self.container.recordings, "kick", None)
         if recording_id is not None and kick is not None:
             try:
                 kick()
@@ -238,8 +238,8 @@ class LiveServices:
         return str(ticket_id)
 
     async def _customer_for(self, session: Session) -> int:
-        resolver = self.container.services.get("resolver")
-        store = self.container.services.get("store")
+        resolver = self.container.resolver
+        store = self.container.store
         call_id = session.call_id or session.uniqueid or ""
         if resolver is not None:
             res = await resolver.resolve(call_id, session.caller_number, session.caller_name)

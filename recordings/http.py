@@ -230,6 +230,6 @@ async def recordings_page():
 async def status_summary(user: User = Depends(require_roles(*ALL_ROLES)), db: AsyncSession = Depends(get_db),
                          container=Depends(get_container)):
     """Counts by status (supervisors): spot failed/missing recordings at a glance."""
-    service = container.services.get("recordings")
+    service = container.recordings
     return {"by_status": await queries.status_counts(db=db),
             "last_reconcile": service.last_reconcile if service else None}

@@ -269,11 +269,11 @@ async def control(*, db: AsyncSession, container, username: str, action: str,
     outbound) runs until the call ends: it can be paused, not stopped."""
     if not container.actions.connected:
         raise Unavailable("the phone system (AMI) is not connected; try again shortly")
-    info = container.services["directory"].by_username.get(username)
+    info = container.directory.by_username.get(username)
     if info is None:
         raise Conflict(f"user {username!r} has no phone extension")
-    model = container.services["model"]
-    service = container.services["recordings"]
+    model = container.model
+    service = container.recordings
     device = device_of(info.interface)
     call = model.answered_call_of(device, agent=username, call_id=call_id)
     if call is None:

@@ -1,6 +1,6 @@
 """The recordings service: rows from MixMonitor events, the ingest worker, reconcile.
 
-``container.services["recordings"]`` is this object. Why it is shaped so:
+``container.recordings`` is this object. Why it is shaped so:
 
 * **The bus never waits.** ``__call__`` (a bus subscriber) only puts events on
   a queue; one task applies them in order (a pause must land after its start).

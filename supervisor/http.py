@@ -52,7 +52,7 @@ async def reports_page():
 
 
 def _supervisor(container):
-    sup = container.services.get("supervisor")
+    sup = container.supervisor
     if sup is None:
         raise HTTPException(503, "the supervisor service is not running")
     return sup
@@ -80,7 +80,7 @@ async def supervisor_socket(websocket: WebSocket):
     user = await authenticate_websocket(websocket, SUPERVISORS)
     if user is None:
         return
-    sup = container.services.get("supervisor")
+    sup = container.supervisor
     await websocket.accept()
     if sup is None:
         await websocket.close(code=1013, reason="supervisor service not running")
@@ -130,7 +130,7 @@ class QueueIn(BaseModel):
 
 
 async def _agent(container, username: str):
-    directory = container.services["directory"]
+    directory = container.directory
     info = directory.by_username.get(username)
     if info is None:
         await refresh_directory(container)
@@ -141,7 +141,7 @@ async def _agent(container, username: str):
 
 
 def _member_queues(container, info, queue: str | None) -> list[str]:
-    model = container.bridge.model if container.bridge else container.services.get("model")
+    model = container.bridge.model if container.bridge else container.model
     queues = model.member_queues(info.interface) if model else []
     if queue is not None:
         if queue not in queues:
@@ -214,7 +214,7 @@ async def monitor(body: MonitorIn, request: Request, user=Depends(supervisor_onl
     listen: hear both sides, nobody hears you; whisper: the agent hears you,
     the caller does not; barge: both hear you."""
     await refresh_directory(container)
-    directory = container.services["directory"]
+    directory = container.directory
     me = directory.by_username.get(user.username)
     if me is None:
         raise HTTPException(409, f"you ({user.username}) have no phone extension; an admin must set one")

@@ -1,7 +1,7 @@
 """Wires the supervisor parts together for ``ctidesk serve`` (see ctidesk/runtime.py).
 
 live state (bus subscriber) -> feed (sockets) and store (reports). One per
-process; reachable as ``container.services["supervisor"]``.
+process; reachable as ``container.supervisor``.
 """
 from __future__ import annotations
 
@@ -70,10 +70,10 @@ class Supervisor:
 
 
 def get_config(container):
-    sup = container.services.get("supervisor")
+    sup = container.supervisor
     if sup is not None:
         return sup.config
-    cfg = container.services.get("supervisor_config")
+    cfg = container.supervisor_config
     if cfg is None:
-        cfg = container.services["supervisor_config"] = sup_config.load()
+        cfg = container.supervisor_config = sup_config.load()
     return cfg

@@ -119,7 +119,7 @@ async def test_call_row_is_complete_after_hangup_and_duplicates_are_harmless(env
         answer_and_hangup("1800000002.1", "13800138000", "Zhang San", "alice", "1001")
     await push(fake, blocks + blocks)  # the whole call replayed twice
     await clients["alice"].next_of("call_ended")
-    await app.state.container.services["store"].flush()
+    await app.state.container.store.flush()
     r = await clients["alice"].get("/api/v1/calls", number="13800138000")
     rows = [c for c in r.json()["items"] if c["id"] == "1800000002.1"]
     assert len(rows) == 1
@@ -136,7 +136,7 @@ async def test_agents_see_only_their_calls_supervisors_all(env):
     await push(fake, ring("1800000003.1", "13800138000", "Z", [("bob", "1002")]) +
                answer_and_hangup("1800000003.1", "13800138000", "Z", "bob", "1002"))
     await clients["bob"].next_of("call_ended")
-    await app.state.container.services["store"].flush()
+    await app.state.container.store.flush()
     assert [c["id"] for c in (await clients["alice"].get("/api/v1/calls")).json()["items"]] == []
     assert (await clients["alice"].get("/api/v1/calls", agent="bob")).status_code == 403
     sam = DeskClient(app.state.base_url, "sam", PASSWORD)
@@ -219,7 +219,7 @@ async def test_desk_state_follows_membership_ringing_and_call(env):
 
 async def test_a_failing_lookup_still_pops_the_bare_call(env):
     app, fake, clients = env
-    resolver = app.state.container.services["resolver"]
+    resolver = app.state.container.resolver
 
     async def broken(call_id, number, name):
         raise RuntimeError("database on fire")

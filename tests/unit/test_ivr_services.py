@@ -58,7 +58,7 @@ async def test_voicemail_makes_a_ticket_a_recording_and_a_callback_for_a_new_cal
     from tickets.models import Callback, Ticket
 
     container = app.state.container
-    container.services["recordings"] = kick = Kick()
+    container.recordings = kick = Kick()
     events: list = []
     container.bus.subscribe(events.append)
     holiday_menu = tmp_path / "m.toml"

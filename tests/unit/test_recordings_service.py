@@ -32,7 +32,7 @@ async def app(tmp_path):
 @pytest.fixture
 async def service(app):
     svc = RecordingService(app.state.container)
-    app.state.container.services["recordings"] = svc
+    app.state.container.recordings = svc
     svc.start()
     yield svc
     await svc.stop()
@@ -110,7 +110,7 @@ async def test_ivr_voicemail_contract_pending_row_and_kick(app, service):
                          caller_number_raw="13800138000", caller_number="+8613800138000",
                          started_at=datetime.now(timezone.utc), intent="complaint"))
         await db.commit()
-    app.state.container.services["recordings"].kick()
+    app.state.container.recordings.kick()
     rec = await stored(app, "vm1")
     assert (rec.status, rec.duration_ms, rec.kind) == ("stored", 3000, "voicemail")
     assert (app.state.container.settings.effective_recordings_dir / rec.storage_path).exists()
@@ -340,7 +340,7 @@ async def test_optional_compression_replaces_the_wav_only_with_a_verified_copy(t
                          recordings_compress=codec)
     (tmp_path / "ast" / "var" / "spool" / "asterisk" / "monitor").mkdir(parents=True)
     svc = RecordingService(app.state.container)
-    app.state.container.services["recordings"] = svc
+    app.state.container.recordings = svc
     svc.start()
     try:
         write_wav(spool(app) / "z1.wav", 3)

@@ -150,13 +150,13 @@ async def test_blind_transfer_to_an_expert_pops_the_handoff_and_names_both_agent
     await until(lambda: c.bridge.model.calls[CALL].agent == "erin")
     answered = await erin.next_of("call_answered", timeout=5)  # erin's pop: answered, by her
     assert (answered["call_id"], answered["agent"], answered["handed_over_by"]) == (CALL, "erin", "alice")
-    live = c.services["supervisor"].live  # the wallboard: erin is on the call now, alice is not
+    live = c.supervisor.live  # the wallboard: erin is on the call now, alice is not
     assert live.agents["erin"].state == "on_call" and live.agents["alice"].state != "on_call"
     await push(fake, [event("Hangup", Channel="Local/1003@agents-00000005;1", Uniqueid=CALL + "5", Linkedid=CALL),
                       event("Hangup", Channel="Local/1001@agents-00000002;2", Uniqueid=CALL + "2", Linkedid=CALL),
                       event("Hangup", Cause="16", **CALLER)])
     await erin.next_of("call_ended", timeout=5)
-    await c.services["store"].flush()
+    await c.store.flush()
 
     async def call_row():
         return (await sam.get(f"/api/v1/calls/{CALL}")).json()
@@ -189,8 +189,8 @@ async def test_attended_transfer_to_a_queue_uses_atxfer(env):
     sent = [a for a in fake.actions if a.get("Action") == "Atxfer"]
     assert sent and (sent[-1]["Channel"], sent[-1]["Context"], sent[-1]["Exten"]) == (
         ALICE_1, "ctidesk-xfer", "q-sales")
-    assert c.services["transfers"].handoff_for(CALL, "bob")["notes"] == "billing question"
-    assert c.services["transfers"].handoff_for(CALL, "alice") is None  # not shown to who handed it over
+    assert c.transfers.handoff_for(CALL, "bob")["notes"] == "billing question"
+    assert c.transfers.handoff_for(CALL, "alice") is None  # not shown to who handed it over
 
 
 async def test_attended_transfer_event_hands_the_call_to_the_answered_expert(env):
@@ -235,7 +235,7 @@ async def test_a_refused_transfer_is_a_502_and_the_handoff_is_dropped(env):
     finally:
         c.bridge.action = original
     assert r.status_code == 502 and "refused" in r.json()["detail"]
-    assert c.services["transfers"].handoff_for(CALL, "erin") is None
+    assert c.transfers.handoff_for(CALL, "erin") is None
 
 
 async def test_the_recording_moves_to_the_caller_once(env):
