@@ -35,6 +35,29 @@ async def live_app(settings, *, start_bridge: bool = True):
         await asyncio.wait_for(task, 15)
 
 
+@contextlib.asynccontextmanager
+async def app_on_fake_ami(tmp_path, users: list[tuple[str, dict]]):
+    """The whole app served on loopback against a scriptable fake AMI, bridge
+    ready, ``users`` made (``(username, make_user keywords)``): ``(app, fake)``.
+    The session for extra seed data is the caller's (``app.state.container``)."""
+    from tests.factories import make_user, settings_for
+    from tests.fakeami import FakeAMI
+
+    fake = await FakeAMI().start()
+    settings = settings_for(tmp_path, ami_port=fake.port, ami_secret=fake.secret, agi_port=0,
+                            ami_ping_interval=30.0)
+    try:
+        async with live_app(settings) as app:
+            c = app.state.container
+            assert await c.bridge.wait_ready(5)
+            async with c.sessionmaker() as db:
+                for username, kw in users:
+                    await make_user(db, username, **kw)
+            yield app, fake
+    finally:
+        await fake.stop()
+
+
 class DeskClient:
     """What the browser does: log in, join queues, listen on /ws/agent."""
 

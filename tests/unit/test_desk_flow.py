@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import PASSWORD, make_customer, make_user, settings_for
-from tests.fakeami import FakeAMI, event
-from tests.live import DeskClient, live_app
+from tests.factories import PASSWORD, make_customer
+from tests.fakeami import event
+from tests.live import DeskClient, app_on_fake_ami
 from tickets.models import Ticket
 
 HOSTILE = '<img src=x onerror=alert(1)>"\'&'
@@ -40,17 +40,10 @@ def answer_and_hangup(linkedid, number, name, username, ext):
 
 @pytest.fixture
 async def env(tmp_path):
-    fake = await FakeAMI().start()
-    settings = settings_for(tmp_path, ami_port=fake.port, ami_secret=fake.secret, agi_port=0,
-                            ami_ping_interval=30.0)
-    async with live_app(settings) as app:
-        c = app.state.container
-        assert await c.bridge.wait_ready(5)
-        async with c.sessionmaker() as db:
-            await make_user(db, "alice", extension="1001", queues=["support"])
-            await make_user(db, "bob", extension="1002", queues=["support"])
-            await make_user(db, "carol", extension="1003", queues=["support"])
-            await make_user(db, "sam", role="supervisor")
+    users = [(u, dict(extension=ext, queues=["support"])) for u, ext in (("alice", "1001"), ("bob", "1002"),
+                                                                          ("carol", "1003"))]
+    async with app_on_fake_ami(tmp_path, users + [("sam", dict(role="supervisor"))]) as (app, fake):
+        async with app.state.container.sessionmaker() as db:
             zhang = await make_customer(db, name="张三 Zhang San", phones=["138 0013 8000"])
             db.add(Ticket(customer_id=zhang.id, type="repair", state="in_progress", description="E21 error"))
             db.add(Ticket(customer_id=zhang.id, type="install", state="closed", description="done"))
@@ -59,7 +52,6 @@ async def env(tmp_path):
         yield app, fake, clients
         for client in clients.values():
             await client.close()
-    await fake.stop()
 
 
 async def push(fake, blocks):

@@ -8,9 +8,9 @@ import pytest
 import websockets
 
 from supervisor.feed import FeedClient, SupervisorFeed
-from tests.factories import PASSWORD, make_user, settings_for
-from tests.fakeami import FakeAMI, event
-from tests.live import live_app
+from tests.factories import PASSWORD
+from tests.fakeami import event
+from tests.live import app_on_fake_ami
 
 
 class GatedSocket:
@@ -95,17 +95,9 @@ async def test_a_client_that_cannot_keep_up_is_told_and_resynced():
 
 @pytest.fixture
 async def env(tmp_path):
-    fake = await FakeAMI().start()
-    settings = settings_for(tmp_path, ami_port=fake.port, ami_secret=fake.secret, agi_port=0,
-                            ami_ping_interval=30.0)
-    async with live_app(settings) as app:
-        c = app.state.container
-        assert await c.bridge.wait_ready(5)
-        async with c.sessionmaker() as db:
-            await make_user(db, "alice", extension="1001", queues=["support"])
-            await make_user(db, "sam", role="supervisor")
+    async with app_on_fake_ami(tmp_path, [("alice", dict(extension="1001", queues=["support"])),
+                                          ("sam", dict(role="supervisor"))]) as (app, fake):
         yield app, fake
-    await fake.stop()
 
 
 async def token(app, username):

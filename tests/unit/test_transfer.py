@@ -10,9 +10,9 @@ import sqlite3
 
 import pytest
 
-from tests.factories import PASSWORD, make_user, settings_for
-from tests.fakeami import FakeAMI, event
-from tests.live import DeskClient, live_app
+from tests.factories import PASSWORD
+from tests.fakeami import event
+from tests.live import DeskClient, app_on_fake_ami
 
 CALL = "1700000100.1"
 CALLER = dict(Channel="PJSIP/carrier-00000001", Uniqueid=CALL, Linkedid=CALL, CallerIDNum="13800138000",
@@ -47,25 +47,16 @@ def erin_rings(context: str = "ctidesk-inbound") -> list[bytes]:
 
 @pytest.fixture
 async def env(tmp_path):
-    fake = await FakeAMI().start()
-    settings = settings_for(tmp_path, ami_port=fake.port, ami_secret=fake.secret, agi_port=0,
-                            ami_ping_interval=30.0)
-    async with live_app(settings) as app:
-        c = app.state.container
-        assert await c.bridge.wait_ready(5)
-        async with c.sessionmaker() as db:
-            await make_user(db, "alice", extension="1001", queues=["support"])
-            await make_user(db, "bob", extension="1002", queues=["support"])
-            await make_user(db, "erin", role="expert", extension="1003")
-            await make_user(db, "sam", role="supervisor", extension="1009")
-            await make_user(db, "nora", role="agent")  # no extension
+    users = [("alice", dict(extension="1001", queues=["support"])), ("bob", dict(extension="1002", queues=["support"])),
+             ("erin", dict(role="expert", extension="1003")), ("sam", dict(role="supervisor", extension="1009")),
+             ("nora", dict(role="agent"))]  # nora: no extension
+    async with app_on_fake_ami(tmp_path, users) as (app, fake):
         clients = {"alice": await DeskClient(app.state.base_url, "alice", PASSWORD).login(),
                    "erin": await DeskClient(app.state.base_url, "erin", PASSWORD).login(join_queues=False),
                    "sam": await DeskClient(app.state.base_url, "sam", PASSWORD).login(join_queues=False)}
         yield app, fake, clients
         for client in clients.values():
             await client.close()
-    await fake.stop()
 
 
 async def push(fake, blocks):
