@@ -58,13 +58,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from websockets.asyncio.client import connect as ws_connect  # noqa: E402
 
 from cti.protocol import FastAMIProtocol  # noqa: E402
 from ctidesk.settings import load_settings  # noqa: E402
 from customers.phone import normalize  # noqa: E402
 from sandbox.calls import build_originate  # noqa: E402
 from sandbox.runner import Sandbox, effective_settings  # noqa: E402
+from bench.desk_socket import open_desk, read_pops  # noqa: E402
 
 PASSWORD = "bench-screen-pop-password"
 AGI_PORT = 4573
@@ -596,25 +596,8 @@ class Agent:
     pops: list[tuple[float, dict]] = field(default_factory=list)  # (received at, message)
 
     async def connect(self, http: httpx.AsyncClient, base_url: str) -> None:
-        r = await http.post("/api/v1/auth/login", json={"username": self.username, "password": PASSWORD})
-        r.raise_for_status()
-        self.token = r.json()["access_token"]
-        r = await http.post("/api/v1/agent/login", headers={"Authorization": f"Bearer {self.token}"})
-        r.raise_for_status()
-        self.ws = await ws_connect(base_url.replace("http://", "ws://") + f"/ws/agent?token={self.token}",
-                                   ping_interval=None, max_size=2**22)
-        hello = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
-        if hello.get("type") != "hello":
-            raise RuntimeError(f"{self.username}: expected hello, got {hello}")
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        with contextlib.suppress(Exception):
-            async for text in self.ws:
-                at = time.time()  # first thing: the receive time of the frame
-                message = json.loads(text)
-                if message.get("type") == "screen_pop":
-                    self.pops.append((at, message))
+        self.token, self.ws = await open_desk(http, base_url, self.username, PASSWORD, join_queues=True)
+        self.reader = asyncio.create_task(read_pops(self.ws, self.pops.append))
 
     async def close(self, http: httpx.AsyncClient, leave_queues: bool) -> None:
         if leave_queues and self.token:
@@ -718,7 +701,8 @@ async def run_round(ctx, label: str, plan: list[PlannedCall], *, sequential: boo
     round_start = time.time()
     batches = [[c] for c in plan] if sequential else [plan]
     for batch in batches:
-        actions = [build_originate(c.number, to=c.to, hold=hold)[1] for c in batch]
+        # sent on this script's own PBX AMI connection: the Local caller path (as the baselines were measured)
+        actions = [build_originate(c.number, to=c.to, hold=hold, via="local")[1] for c in batch]
         if rate > 0:  # callers arrive at `rate` per second and stay on: N end up in flight together
             responses = []
             for a in actions:

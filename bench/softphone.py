@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import re
@@ -65,7 +64,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from websockets.asyncio.client import connect as ws_connect  # noqa: E402
 
 from cti.protocol import FastAMIProtocol  # noqa: E402
 from ctidesk.settings import load_settings  # noqa: E402
@@ -73,6 +71,7 @@ from sandbox import config as sbconfig  # noqa: E402
 from sandbox.baresip import Baresip, available as baresip_available  # noqa: E402
 from sandbox.calls import place_test_call  # noqa: E402
 from sandbox.runner import Sandbox, SandboxError, effective_settings, exclusive_use, set_phone  # noqa: E402
+from bench.desk_socket import open_desk, read_pops  # noqa: E402
 
 PASSWORD = "bench-softphone-password"
 SIP_EXT, LOCAL_EXT = "1194", "1195"  # clear of the real tests (1001-1009) and screen_pop (1090-1099, 1100+)
@@ -298,23 +297,8 @@ class Desk:
     pops: asyncio.Queue = field(default_factory=asyncio.Queue)
 
     async def connect(self, http: httpx.AsyncClient, base_url: str) -> None:
-        r = await http.post("/api/v1/auth/login", json={"username": self.username, "password": PASSWORD})
-        r.raise_for_status()
-        self.token = r.json()["access_token"]
-        self.ws = await ws_connect(base_url.replace("http://", "ws://") + f"/ws/agent?token={self.token}",
-                                   ping_interval=None, max_size=2**22)
-        hello = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
-        if hello.get("type") != "hello":
-            raise RuntimeError(f"{self.username}: expected hello, got {hello}")
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        with contextlib.suppress(Exception):
-            async for text in self.ws:
-                at = time.time()  # first thing: the receive time of the frame
-                message = json.loads(text)
-                if message.get("type") == "screen_pop":
-                    self.pops.put_nowait((at, message))
+        self.token, self.ws = await open_desk(http, base_url, self.username, PASSWORD, join_queues=False)
+        self.reader = asyncio.create_task(read_pops(self.ws, self.pops.put_nowait))
 
     async def close(self) -> None:
         if self.ws is not None:

@@ -165,8 +165,9 @@ def record(name: str, out: Path, *, host: str, port: int, user: str, secret: str
                                       "MemberName": f"Agent {ext}", "StateInterface": state_interface(ext),
                                       "Penalty": "0", "Paused": "false"}), f"QueueAdd {ext}")
             time.sleep(0.5)
+            # the capture's own AMI connection is the PBX's: the Local caller path
             call_id, action = build_originate(scenario.caller_number, name=scenario.caller_name,
-                                              dtmf=scenario.dtmf, to=scenario.to, hold=scenario.hold)
+                                              dtmf=scenario.dtmf, to=scenario.to, hold=scenario.hold, via="local")
             _check(driver.action(action), "Originate")
             end = time.monotonic() + max_seconds
             while time.monotonic() < end:
