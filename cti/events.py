@@ -166,8 +166,9 @@ EVENT_TYPES = {cls.type: cls for cls in (
 
 
 @_ev
-class RecordingStarted(DomainEvent):
-    type: ClassVar[str] = "recording_started"
+class _RecordingEvent(DomainEvent):
+    """What every recording event carries (not itself an event: no ``type``)."""
+
     call_id: str
     at: float
     uniqueid: str
@@ -176,35 +177,25 @@ class RecordingStarted(DomainEvent):
 
 
 @_ev
-class RecordingPaused(DomainEvent):
+class RecordingStarted(_RecordingEvent):
+    type: ClassVar[str] = "recording_started"
+
+
+@_ev
+class RecordingPaused(_RecordingEvent):
     """The recording is muted (card details): silence goes into the file."""
 
     type: ClassVar[str] = "recording_paused"
-    call_id: str
-    at: float
-    uniqueid: str
-    channel: str
-    agent: str | None
 
 
 @_ev
-class RecordingResumed(DomainEvent):
+class RecordingResumed(_RecordingEvent):
     type: ClassVar[str] = "recording_resumed"
-    call_id: str
-    at: float
-    uniqueid: str
-    channel: str
-    agent: str | None
 
 
 @_ev
-class RecordingStopped(DomainEvent):
+class RecordingStopped(_RecordingEvent):
     type: ClassVar[str] = "recording_stopped"
-    call_id: str
-    at: float
-    uniqueid: str
-    channel: str
-    agent: str | None
 
 
 EVENT_TYPES.update({cls.type: cls for cls in (

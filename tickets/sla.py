@@ -401,10 +401,31 @@ def _policy(data: dict, calendar: BusinessCalendar) -> SlaPolicy:
         revisit_types=None if revisit_types is None else frozenset(map(str, revisit_types)))
 
 
+# Where default_policy reads: the settings the composition root gave
+# (use_settings); None only for library use without settings (the config/ files).
+_settings_source = None
+
+
+def use_settings(settings) -> None:
+    """Read the policy from ``settings.sla_config`` on ``settings.calendar_config``.
+    ``settings`` may be a callable returning the settings, called on first use
+    (a command loads its configuration only when it writes a ticket)."""
+    global _settings_source
+    old, _settings_source = _settings_source, settings
+    same = old is not None and settings is not None and not callable(old) and not callable(settings) and (
+        (old.sla_config, old.calendar_config) == (settings.sla_config, settings.calendar_config))
+    if not same:
+        default_policy.cache_clear()
+
+
 @functools.lru_cache(maxsize=1)
 def default_policy() -> SlaPolicy:
-    """``config/sla.toml``, read once per process."""
-    return load_policy(DEFAULT_SLA_CONFIG)
+    """The SLA file the composition root named (:func:`use_settings`), read once per process."""
+    source = _settings_source
+    settings = source() if callable(source) else source
+    if settings is None:
+        return load_policy(DEFAULT_SLA_CONFIG)
+    return load_policy(settings.sla_config, calendar=settings.calendar_config)
 
 
 # --- due times on a ticket -----------------------------------------------------
@@ -462,10 +483,9 @@ _ev = dataclass(frozen=True, slots=True)
 
 
 @_ev
-class TicketSlaWarning(DomainEvent):
-    """A due time is near (``kind``: "response" or "resolve")."""
+class _SlaEvent(DomainEvent):
+    """What both SLA events carry (not itself an event: no ``type``)."""
 
-    type: ClassVar[str] = "ticket_sla_warning"
     ticket_id: int
     at: float
     due_at: str
@@ -476,17 +496,17 @@ class TicketSlaWarning(DomainEvent):
 
 
 @_ev
-class TicketSlaBreached(DomainEvent):
+class TicketSlaWarning(_SlaEvent):
+    """A due time is near (``kind``: "response" or "resolve")."""
+
+    type: ClassVar[str] = "ticket_sla_warning"
+
+
+@_ev
+class TicketSlaBreached(_SlaEvent):
     """A due time has passed; ``escalated`` when this breach escalated the ticket."""
 
     type: ClassVar[str] = "ticket_sla_breached"
-    ticket_id: int
-    at: float
-    due_at: str
-    kind: str
-    ticket_type: str
-    sla_level: str | None = None
-    assignee: str | None = None
     escalated: bool = False
 
 
