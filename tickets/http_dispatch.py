@@ -125,7 +125,42 @@ async def _audit(db: AsyncSession, request: Request, user: User, action: str, ta
                          ip=client_ip(request), detail=detail)
 
 
-# --- sites -----------------------------------------------------------------------
+# --- sites and technicians: the same five routes over two kinds --------------------
+
+async def _create(kind: str, create, view, body: BaseModel, request: Request, user: User,
+                  db: AsyncSession):
+    try:
+        row = await create(db=db, **body.model_dump())
+    except dispatch.DispatchError as exc:
+        return _error(exc)
+    await _audit(db, request, user, f"{kind}.create", f"{kind}:{row.id}", view(row))
+    await db.commit()
+    return view(row)
+
+
+async def _get(get, view, db: AsyncSession, **ident):
+    try:
+        return view(await get(db=db, **ident))
+    except dispatch.DispatchError as exc:
+        return _error(exc)
+
+
+async def _update(kind: str, update, view, changes: dict, request: Request, user: User,
+                  db: AsyncSession, **ident):
+    """``changes`` of ``None`` deactivates (DELETE); otherwise a PATCH with those fields."""
+    (row_id,) = ident.values()
+    try:
+        row = await update(db=db, changes={"active": False} if changes is None else changes, **ident)
+    except dispatch.DispatchError as exc:
+        return _error(exc)
+    if changes is None:
+        await _audit(db, request, user, f"{kind}.deactivate", f"{kind}:{row_id}", {})
+        await db.commit()
+        return Response(status_code=204)
+    await _audit(db, request, user, f"{kind}.update", f"{kind}:{row.id}", {"fields": sorted(changes)})
+    await db.commit()
+    return view(row)
+
 
 @router.get("/api/v1/sites")
 async def list_sites(active: bool | None = None, region: str | None = Query(None, max_length=80),
@@ -137,50 +172,28 @@ async def list_sites(active: bool | None = None, region: str | None = Query(None
 @router.post("/api/v1/sites", response_model=SiteOut, status_code=201)
 async def create_site(body: SiteIn, request: Request, user: User = Depends(_supervisor),
                       db: AsyncSession = Depends(get_db)):
-    try:
-        site = await dispatch.create_site(db=db, **body.model_dump())
-    except dispatch.DispatchError as exc:
-        return _error(exc)
-    await _audit(db, request, user, "site.create", f"site:{site.id}", dispatch.site_dict(site))
-    await db.commit()
-    return dispatch.site_dict(site)
+    return await _create("site", dispatch.create_site, dispatch.site_dict, body, request, user, db)
 
 
 @router.get("/api/v1/sites/{site_id}", response_model=SiteOut)
 async def get_site(site_id: int, user: User = Depends(current_user),
                    db: AsyncSession = Depends(get_db)):
-    try:
-        return dispatch.site_dict(await dispatch.get_site(db=db, site_id=site_id))
-    except dispatch.DispatchError as exc:
-        return _error(exc)
+    return await _get(dispatch.get_site, dispatch.site_dict, db, site_id=site_id)
 
 
 @router.patch("/api/v1/sites/{site_id}", response_model=SiteOut)
 async def patch_site(site_id: int, body: SitePatch, request: Request,
                      user: User = Depends(_supervisor), db: AsyncSession = Depends(get_db)):
-    changes = body.model_dump(exclude_unset=True)
-    try:
-        site = await dispatch.update_site(db=db, site_id=site_id, changes=changes)
-    except dispatch.DispatchError as exc:
-        return _error(exc)
-    await _audit(db, request, user, "site.update", f"site:{site.id}", {"fields": sorted(changes)})
-    await db.commit()
-    return dispatch.site_dict(site)
+    return await _update("site", dispatch.update_site, dispatch.site_dict,
+                         body.model_dump(exclude_unset=True), request, user, db, site_id=site_id)
 
 
 @router.delete("/api/v1/sites/{site_id}", status_code=204)
 async def deactivate_site(site_id: int, request: Request, user: User = Depends(_supervisor),
                           db: AsyncSession = Depends(get_db)):
-    try:
-        await dispatch.update_site(db=db, site_id=site_id, changes={"active": False})
-    except dispatch.DispatchError as exc:
-        return _error(exc)
-    await _audit(db, request, user, "site.deactivate", f"site:{site_id}", {})
-    await db.commit()
-    return Response(status_code=204)
+    return await _update("site", dispatch.update_site, dispatch.site_dict, None, request, user, db,
+                         site_id=site_id)
 
-
-# --- technicians -------------------------------------------------------------------
 
 @router.get("/api/v1/technicians")
 async def list_technicians(active: bool | None = None, site_id: int | None = None,
@@ -194,49 +207,30 @@ async def list_technicians(active: bool | None = None, site_id: int | None = Non
 @router.post("/api/v1/technicians", response_model=TechnicianOut, status_code=201)
 async def create_technician(body: TechnicianIn, request: Request, user: User = Depends(_supervisor),
                             db: AsyncSession = Depends(get_db)):
-    try:
-        tech = await dispatch.create_technician(db=db, **body.model_dump())
-    except dispatch.DispatchError as exc:
-        return _error(exc)
-    await _audit(db, request, user, "technician.create", f"technician:{tech.id}",
-                 dispatch.technician_dict(tech))
-    await db.commit()
-    return dispatch.technician_dict(tech)
+    return await _create("technician", dispatch.create_technician, dispatch.technician_dict, body,
+                         request, user, db)
 
 
 @router.get("/api/v1/technicians/{technician_id}", response_model=TechnicianOut)
 async def get_technician(technician_id: int, user: User = Depends(current_user),
                          db: AsyncSession = Depends(get_db)):
-    try:
-        return dispatch.technician_dict(await dispatch.get_technician(db=db, technician_id=technician_id))
-    except dispatch.DispatchError as exc:
-        return _error(exc)
+    return await _get(dispatch.get_technician, dispatch.technician_dict, db,
+                      technician_id=technician_id)
 
 
 @router.patch("/api/v1/technicians/{technician_id}", response_model=TechnicianOut)
 async def patch_technician(technician_id: int, body: TechnicianPatch, request: Request,
                            user: User = Depends(_supervisor), db: AsyncSession = Depends(get_db)):
-    changes = body.model_dump(exclude_unset=True)
-    try:
-        tech = await dispatch.update_technician(db=db, technician_id=technician_id, changes=changes)
-    except dispatch.DispatchError as exc:
-        return _error(exc)
-    await _audit(db, request, user, "technician.update", f"technician:{tech.id}",
-                 {"fields": sorted(changes)})
-    await db.commit()
-    return dispatch.technician_dict(tech)
+    return await _update("technician", dispatch.update_technician, dispatch.technician_dict,
+                         body.model_dump(exclude_unset=True), request, user, db,
+                         technician_id=technician_id)
 
 
 @router.delete("/api/v1/technicians/{technician_id}", status_code=204)
 async def deactivate_technician(technician_id: int, request: Request,
                                 user: User = Depends(_supervisor), db: AsyncSession = Depends(get_db)):
-    try:
-        await dispatch.update_technician(db=db, technician_id=technician_id, changes={"active": False})
-    except dispatch.DispatchError as exc:
-        return _error(exc)
-    await _audit(db, request, user, "technician.deactivate", f"technician:{technician_id}", {})
-    await db.commit()
-    return Response(status_code=204)
+    return await _update("technician", dispatch.update_technician, dispatch.technician_dict, None,
+                         request, user, db, technician_id=technician_id)
 
 
 # --- dispatching a ticket -----------------------------------------------------------
