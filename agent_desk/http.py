@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.security import ROLES, authenticate_websocket, current_user
 from accounts.service import audit
 from agent_desk.hub import Connection
+from agent_desk.pages import STATIC, add_pages
 from agent_desk.state import agent_state
 from customers.phone import dial_string
 from ctidesk.deps import client_ip, get_container, get_db
@@ -24,11 +24,6 @@ from tickets import callbacks
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-STATIC = Path(__file__).parent / "static"
-
-
-def _page(name: str) -> FileResponse:
-    return FileResponse(STATIC / name, media_type="text/html")
 
 
 @router.get("/", include_in_schema=False)
@@ -36,14 +31,7 @@ async def root():
     return RedirectResponse("/desk")
 
 
-@router.get("/login", include_in_schema=False)
-async def login_page():
-    return _page("login.html")
-
-
-@router.get("/desk", include_in_schema=False)
-async def desk_page():
-    return _page("desk.html")
+add_pages(router, {"/login": "login.html", "/desk": "desk.html"})
 
 
 @router.get("/static/{name}", include_in_schema=False)

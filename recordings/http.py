@@ -19,7 +19,6 @@ import asyncio
 import json
 import re
 from datetime import datetime
-from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import User
 from accounts.security import current_user, require_roles
 from accounts.service import audit
+from agent_desk.pages import add_pages
 from ctidesk.deps import client_ip, get_container, get_db
 from recordings import ingest as files
 from recordings import queries
@@ -36,7 +36,6 @@ from recordings.models import Recording
 from recordings.queries import ALL_ROLES, PLAY_TTL_S
 
 router = APIRouter()
-STATIC = Path(__file__).resolve().parent.parent / "agent_desk" / "static"
 
 
 def rec_dict(r: Recording, tickets: list[int] | None = None) -> dict:
@@ -221,9 +220,7 @@ async def control(body: Control, request: Request, user: User = Depends(current_
 
 # -- page -----------------------------------------------------------------------
 
-@router.get("/recordings", include_in_schema=False)
-async def recordings_page():
-    return FileResponse(STATIC / "recordings.html", media_type="text/html")
+add_pages(router, {"/recordings": "recordings.html"})
 
 
 @router.get("/api/v1/recordings-status")

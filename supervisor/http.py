@@ -11,17 +11,16 @@ import contextlib
 import json
 import logging
 import uuid
-from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.security import authenticate_websocket, require_roles
 from accounts.service import audit
+from agent_desk.pages import add_pages
 from cti.actions import ActionFailed
 from cti.model import device_of
 from ctidesk.deps import client_ip, get_container, get_db
@@ -31,24 +30,10 @@ from supervisor.service import get_config
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-STATIC = Path(__file__).resolve().parent.parent / "agent_desk" / "static"
 SUPERVISORS = ("supervisor", "admin")
 supervisor_only = require_roles(*SUPERVISORS)
 
-
-
-def _page(name: str) -> FileResponse:
-    return FileResponse(STATIC / name, media_type="text/html")
-
-
-@router.get("/wallboard", include_in_schema=False)
-async def wallboard_page():
-    return _page("wallboard.html")
-
-
-@router.get("/reports", include_in_schema=False)
-async def reports_page():
-    return _page("reports.html")
+add_pages(router, {"/wallboard": "wallboard.html", "/reports": "reports.html"})
 
 
 def _supervisor(container):
