@@ -39,3 +39,14 @@ async def read_pops(ws, on_pop: Callable[[tuple[float, dict]], None]) -> None:
             message = json.loads(text)
             if message.get("type") == "screen_pop":
                 on_pop((at, message))
+
+
+async def close_desk(ws, reader: asyncio.Task | None) -> None:
+    """Close the desk's socket (if open) and stop its ``read_pops`` task."""
+    if ws is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), 5)
+    if reader is not None:
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader

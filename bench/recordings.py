@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event  # noqa: E402
 
+from bench.common import migrate, migrations_key, say  # noqa: E402
 from ctidesk.db import make_engine, make_sessionmaker  # noqa: E402
 from ctidesk.settings import Settings  # noqa: E402
 
@@ -54,28 +55,9 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 EPOCH_DAYS = 365
 
 
-def say(line: str = "") -> None:
-    print(line, flush=True)
-
-
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, max(0, int(round(p / 100 * (len(s) - 1)))))]
-
-
-def migrations_key() -> str:
-    h = hashlib.sha256(f"format{DB_FORMAT}".encode())
-    for p in sorted((ROOT / "migrations" / "versions").glob("*.py")):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:10]
-
-
-def migrate(path: Path) -> None:
-    from ctidesk.migrate import upgrade
-
-    with tempfile.TemporaryDirectory(prefix="ctidesk-bench-rec-") as state:
-        upgrade(Settings().with_(state_dir=Path(state), database_url=f"sqlite+aiosqlite:///{path}"))
 
 
 def mobile(rng: random.Random) -> str:
@@ -83,7 +65,7 @@ def mobile(rng: random.Random) -> str:
 
 
 def build_db(path: Path, n: int) -> None:
-    migrate(path)
+    migrate(path, "ctidesk-bench-rec-")
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=OFF")
@@ -136,7 +118,7 @@ def _insert(con, rows) -> None:
 def cached_db(args) -> Path:
     cache = ROOT / "var" / "bench"
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"recordings-{args.rows}-{migrations_key()}.db"
+    path = cache / f"recordings-{args.rows}-{migrations_key(DB_FORMAT)}.db"
     if args.rebuild or not path.exists():
         for p in cache.glob(f"recordings-{args.rows}-*.db*"):
             p.unlink()

@@ -65,13 +65,13 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from cti.protocol import FastAMIProtocol  # noqa: E402
 from ctidesk.settings import load_settings  # noqa: E402
 from sandbox import config as sbconfig  # noqa: E402
 from sandbox.baresip import Baresip, available as baresip_available  # noqa: E402
 from sandbox.calls import place_test_call  # noqa: E402
 from sandbox.runner import Sandbox, SandboxError, effective_settings, exclusive_use, set_phone  # noqa: E402
-from bench.desk_socket import open_desk, read_pops  # noqa: E402
+from bench.common import Ami, Server, pct, run_bounded, say  # noqa: E402
+from bench.desk_socket import close_desk, open_desk, read_pops  # noqa: E402
 
 PASSWORD = "bench-softphone-password"
 SIP_EXT, LOCAL_EXT = "1194", "1195"  # clear of the real tests (1001-1009) and screen_pop (1090-1099, 1100+)
@@ -83,16 +83,6 @@ SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 ETH_P_IP = 0x0800
 PACKET_OUTGOING = 4
 TESTCALL = re.compile(rb"\r\nX-Ctidesk-Testcall:\s*([0-9a-f-]{36})", re.I)
-
-
-def say(line: str = "") -> None:
-    print(line, flush=True)
-
-
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p99 of 50 samples is the largest)."""
-    s = sorted(values)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
 
 
 # ---------------------------------------------------------------- loopback packet stamps
@@ -170,38 +160,20 @@ class LoopbackSniffer(threading.Thread):
 
 # ---------------------------------------------------------------- AMI (events on)
 
-class AmiWatch:
+class AmiWatch(Ami):
     """The PBX's channel events with Asterisk's own timestamps."""
 
+    EVENTS = "call,dialplan"
     NAMES = frozenset({"Newchannel", "Newstate", "DialBegin", "Newexten"})
 
     def __init__(self, settings) -> None:
-        self.s = settings
-        self.proto: FastAMIProtocol | None = None
+        super().__init__(settings)
         self.events: list[tuple[str, dict]] = []
         self.changed = asyncio.Event()
 
-    async def open(self) -> "AmiWatch":
-        loop = asyncio.get_running_loop()
-        _, self.proto = await asyncio.wait_for(loop.create_connection(
-            lambda: FastAMIProtocol(self._on_event, self.NAMES, lambda exc: None),
-            self.s.ami_host, int(self.s.ami_port)), 5)
-        r = await self.act({"Action": "Login", "Username": self.s.ami_user, "Secret": self.s.ami_secret,
-                            "Events": "call,dialplan"})
-        if r.get("Response") != "Success":
-            raise RuntimeError(f"AMI login refused: {r.get('Message')}")
-        return self
-
-    def _on_event(self, name: str, fields: dict) -> None:
+    def on_event(self, name: str, fields: dict) -> None:
         self.events.append((name, fields))
         self.changed.set()
-
-    async def act(self, action: dict, *, as_list: bool = False, timeout: float = 15):
-        return await asyncio.wait_for(self.proto.send_action(action, as_list=as_list), timeout)
-
-    async def channels(self) -> int:
-        rows = await self.act({"Action": "CoreShowChannels"}, as_list=True)
-        return sum(1 for m in rows[1:] if m.get("Event") == "CoreShowChannel")
 
     async def wait_no_channels(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -225,59 +197,8 @@ class AmiWatch:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), left)
 
-    def close(self) -> None:
-        if self.proto is not None:
-            self.proto.close()
 
-
-# ---------------------------------------------------------------- server and desks
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``ctidesk serve`` in its own process on a private database."""
-
-    def __init__(self, env: dict, state_dir: Path) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        # direct calls never reach the IVR: a private FastAGI port leaves 4573 to whoever has it
-        self.env = {**env, "CTIDESK_HTTP_PORT": str(self.port), "CTIDESK_AGI_PORT": str(free_port()),
-                    "CTIDESK_LOG_LEVEL": "WARNING"}
-        self.log = state_dir / "serve.log"
-        self.proc: subprocess.Popen | None = None
-
-    async def start(self, timeout: float = 60) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "ctidesk.cli", "serve"], cwd=ROOT, env=self.env,
-                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"ctidesk serve exited with {self.proc.returncode}:\n{self.tail()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get("/healthz")).json().get("ami_connected"):
-                        return
-                await asyncio.sleep(0.2)  # polling the health endpoint under a deadline
-        raise TimeoutError(f"ctidesk serve did not connect to AMI within {timeout}s:\n{self.tail()}")
-
-    def tail(self, n: int = 30) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        return ""
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
+# ---------------------------------------------------------------- desks
 
 def ctidesk(env: dict, *args: str, stdin: str | None = None) -> str:
     r = subprocess.run([sys.executable, "-m", "ctidesk.cli", *args], cwd=ROOT, env=env, input=stdin,
@@ -301,13 +222,7 @@ class Desk:
         self.reader = asyncio.create_task(read_pops(self.ws, self.pops.put_nowait))
 
     async def close(self) -> None:
-        if self.ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(), 5)
-        if self.reader is not None:
-            self.reader.cancel()
-            with contextlib.suppress(BaseException):
-                await self.reader
+        await close_desk(self.ws, self.reader)
 
 
 # ---------------------------------------------------------------- the run
@@ -410,7 +325,7 @@ async def bench(args, tmp: Path, cleanup: list, samples: list[Sample]) -> None:
     await set_phone(ami_settings, LOCAL_EXT, reset=True, answer_delay=0, talk_time=60)
     cleanup.append(("phone", (ami_settings, LOCAL_EXT)))
 
-    server = Server(env, tmp)
+    server = Server(env, tmp)  # direct calls never reach the IVR: a private FastAGI port
     cleanup.append(("server", server))
     await server.start()
     phone = Baresip(tmp / "baresip", user=SIP_EXT, password=sip_password, tone_hz=1000.0)
@@ -524,16 +439,9 @@ def report(samples: list[Sample], args) -> int:
 async def amain(args) -> int:
     cleanup: list = []
     samples: list[Sample] = []
-    code = 0
     with tempfile.TemporaryDirectory(prefix="ctidesk-bench-softphone-") as tmp:
         try:
-            await asyncio.wait_for(bench(args, Path(tmp), cleanup, samples), args.timeout)
-        except (asyncio.TimeoutError, TimeoutError) as exc:
-            say(f"!!! stopped: {exc!r} (whole run bounded by --timeout {args.timeout:g}s)")
-            code = 2
-        except (RuntimeError, OSError, httpx.HTTPError) as exc:
-            say(f"!!! benchmark aborted: {type(exc).__name__}: {exc}")
-            code = 2
+            code = await run_bounded(bench(args, Path(tmp), cleanup, samples), args.timeout)
         finally:
             await asyncio.wait_for(asyncio.shield(cleanup_all(cleanup)), 60)
     if samples:

@@ -26,11 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import hashlib
 import heapq
-import math
-import os
 import random
 import shutil
 import sqlite3
@@ -46,9 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event  # noqa: E402
 
+from bench.common import building, built, check_phones, migrate, migrations_key, pct, say  # noqa: E402
 from ctidesk.db import make_engine, make_sessionmaker  # noqa: E402
-from ctidesk.settings import Settings  # noqa: E402
-from customers.phone import normalize  # noqa: E402
 
 DB_FORMAT = 1  # bump when the generated data changes
 TARGET_MS = 50.0
@@ -62,16 +57,6 @@ GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚�
 T = "datetime(?, 'unixepoch') || '.000000'"  # epoch seconds -> how UTCDateTime is stored in SQLite
 
 
-def say(line: str = "") -> None:
-    print(line, flush=True)
-
-
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p99 of 100 samples is the 99th smallest)."""
-    s = sorted(values)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
-
-
 def raw_forms(mobile: str) -> tuple[str, ...]:
     """How people, spreadsheets and carriers write one mobile number."""
     a, b, c = mobile[:3], mobile[3:7], mobile[7:]
@@ -80,21 +65,6 @@ def raw_forms(mobile: str) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------- the database
-
-def migrations_key() -> str:
-    h = hashlib.sha256(f"format{DB_FORMAT}".encode())
-    for p in sorted((ROOT / "migrations" / "versions").glob("*.py")):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:10]
-
-
-def migrate(path: Path) -> None:
-    from ctidesk.migrate import upgrade
-
-    with tempfile.TemporaryDirectory(prefix="ctidesk-bench-tickets-") as state:
-        upgrade(Settings().with_(state_dir=Path(state), database_url=f"sqlite+aiosqlite:///{path}"))
-
 
 def drop_indexes(con: sqlite3.Connection, tables: tuple[str, ...]) -> list[str]:
     marks = ",".join("?" * len(tables))
@@ -108,12 +78,8 @@ def drop_indexes(con: sqlite3.Connection, tables: tuple[str, ...]) -> list[str]:
 def build_db(path: Path, n_cust: int, n_tickets: int, n_calls: int, n_callbacks: int,
              seed: int = 20240607) -> None:
     t0 = time.monotonic()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".building")
-    for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
-    migrate(tmp)
+    tmp = building(path)
+    migrate(tmp, "ctidesk-bench-tickets-")
     rng = random.Random(seed)
     con = sqlite3.connect(tmp, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
@@ -241,20 +207,15 @@ def build_db(path: Path, n_cust: int, n_tickets: int, n_calls: int, n_callbacks:
         con.execute(s)
     say(f"  {len(index_sql)} indexes rebuilt ({time.monotonic() - t0:.0f}s)")
     con.execute("ANALYZE")
-    for cid, raw, norm in con.execute("SELECT customer_id, raw, normalized FROM customer_phones "
-                                      "WHERE id % 9973 = 0").fetchall():
-        if normalize(raw).normalized != norm:
-            sys.exit(f"generated phone {raw!r} of customer {cid} does not normalize to {norm}")
+    check_phones(con)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to copy
-    con.close()
-    os.replace(tmp, path)
+    built(con, tmp, path)
     say(f"built {path.name}: {n_cust:,} customers, {tid:,} tickets, {len(times):,} calls, "
         f"{len(picked):,} callbacks in {time.monotonic() - t0:.1f}s ({path.stat().st_size / 1e9:.2f} GB)")
 
 
 def cached_db(args) -> Path:
-    name = f"tickets-{args.customers}-{args.tickets}-{args.calls}-{args.callbacks}-{migrations_key()}.db"
+    name = f"tickets-{args.customers}-{args.tickets}-{args.calls}-{args.callbacks}-{migrations_key(DB_FORMAT)}.db"
     path = ROOT / "var" / "bench" / name
     if path.exists() and not args.rebuild:
         say(f"database: cached {path.relative_to(ROOT)} ({path.stat().st_size / 1e9:.2f} GB)")
