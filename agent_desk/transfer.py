@@ -21,6 +21,13 @@ for the next seat:
   AMI ``Atxfer`` on the agent's channel (the caller waits on hold, the agent
   talks to the target; when the agent hangs up, the caller is connected).
   ``ctidesk-xfer`` takes an agent's extension or ``q-<queue>``.
+* **The 3-way consult**: during an attended transfer the agent can bring the
+  caller into the talk (``threeway``), hand over at once (``complete``) or go
+  back to the caller (``cancel``): ``POST /api/v1/agent/transfer/consult``,
+  Asterisk's own atxfer feature codes fed to the agent's leg
+  (``Actions.attended_transfer_command``). In a 3-way the agent keeps the
+  call until their phone leaves it; then the expert has it (the live model's
+  ``conference``), and the recording on the caller's channel hears all three.
 * **Asterisk says when it happened**: the live model turns the
   ``BlindTransfer``/``AttendedTransfer`` AMI events into ``call_transferred``;
   this service (a bus subscriber) sends it to both agents' desks, marks the
@@ -48,6 +55,7 @@ NOTES_MAX = 2000
 DRAFT_MAX_BYTES = 8192
 TARGET_ROLES = ("expert", "agent")
 MODES = ("blind", "attended")
+CONSULT_ACTIONS = ("threeway", "complete", "cancel")
 
 
 class TransferError(Exception):
@@ -69,6 +77,7 @@ class Handoff:
     to_queue: str | None
     notes: str
     draft: dict = field(default_factory=dict)
+    done: bool = False  # Asterisk reported the transfer (call_transferred)
 
     def pop(self) -> dict:
         """What the next seat's screen pop shows."""
@@ -210,6 +219,43 @@ class TransferService:
                 "target": {"expert": to_agent} if to_agent else {"queue": p.to_queue},
                 "extension": p.exten if to_agent else None, "recording_moved": recording_moved}
 
+    async def consult(self, username: str, action: str) -> dict:
+        """Drive the agent's attended transfer in progress (see the module docstring)."""
+        from cti.models import CallHandoff
+
+        if action not in CONSULT_ACTIONS:
+            raise TransferError(422, f"action must be one of {', '.join(CONSULT_ACTIONS)}")
+        actions = self.c.actions
+        if not actions.connected:
+            raise TransferError(503, "the phone system (AMI) is not connected; try again shortly")
+        info = self.directory.by_username.get(username)
+        if info is None:
+            raise TransferError(409, f"user {username!r} has no phone extension; an admin must set one")
+        device = device_of(info.interface)
+        call = self.model.answered_call_of(device, agent=info.username) if self.model is not None else None
+        h = self.handoffs.get(call.id) if call is not None else None
+        if h is None or h.mode != "attended" or h.from_agent != username or h.done:
+            raise TransferError(409, "you have no attended transfer in progress: start one first "
+                                     "(mode attended), then bring the caller in, hand over or cancel")
+        channel = self.model.agent_leg(call, device)
+        if channel is None:
+            raise TransferError(409, "your phone's channel is not in the call any more")
+        try:
+            await actions.attended_transfer_command(channel=channel, command=action)
+        except AsteriskRefused as exc:
+            raise TransferError(502, exc.message) from None
+        except PhoneSystemUnavailable:
+            raise TransferError(503, f"{action} was not confirmed by Asterisk; check the call before "
+                                     "trying again") from None
+        if action == "cancel":  # Asterisk reports no event for an aborted transfer
+            self.handoffs.pop(call.id, None)
+            async with self.c.sessionmaker() as db:
+                await db.execute(update(CallHandoff).where(CallHandoff.id == h.id)
+                                 .values(status="cancelled", completed_at=utcnow()))
+                await db.commit()
+        return {"status": {"cancel": "cancelled", "threeway": "joining", "complete": "completing"}[action],
+                "action": action, "call_id": call.id, "handoff_id": h.id}
+
     async def _failed(self, call_id: str, handoff_id: int, previous: Handoff | None, error: str) -> None:
         from cti.models import CallHandoff
 
@@ -227,6 +273,9 @@ class TransferService:
     def __call__(self, event) -> None:
         t = event.type
         if t == "call_transferred":
+            h = self.handoffs.get(event.call_id)
+            if h is not None:
+                h.done = True
             self._notify(event)
             self._spawn(self._record_transfer(event))
         elif t == "call_handed_over":
@@ -281,6 +330,7 @@ class TransferService:
                                       notes="", draft="{}")
                     db.add(row)
                 row.status = "completed"
+                row.mode = e.mode  # an attended transfer the agent made a 3-way: threeway
                 row.completed_at = utcnow()
                 values = {}
                 if to_user:

@@ -27,6 +27,9 @@ from cti.protocol import AMIConnectionLost
 from ctidesk.errors import ServiceError, Unavailable, Upstream
 
 SPY_CONTEXT = "ctidesk-spy"
+# What the desk can do in an attended transfer in progress, and the features.conf
+# [general] option whose DTMF code does it in Asterisk's atxfer feature.
+ATXFER_COMMANDS = {"threeway": "atxferthreeway", "complete": "atxfercomplete", "cancel": "atxferabort"}
 SPY_OPTIONS = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}  # ChanSpy: quiet, end with the spied leg
 
 
@@ -128,6 +131,24 @@ class Actions:
                 raise
             await self.setvar(channel=channel, variable="FEATUREMAP(atxfer)", value="*2")
             await self.send(action)
+
+    async def attended_transfer_command(self, *, channel: str, command: str) -> None:
+        """Drive the attended transfer ``channel`` (the agent's leg) started: bring the
+        caller in (``threeway``), hand over (``complete``) or go back to the caller
+        (``cancel``).
+
+        Asterisk's atxfer feature listens for these as DTMF codes from the
+        transferer; there is no AMI action for them. AMI's own ``Atxfer`` works by
+        queueing the feature code as received DTMF, so this does the same with
+        ``PlayDTMF Receive``. The code is read from the channel
+        (``FEATURE(atxferthreeway)``...), so a site's own features.conf is obeyed."""
+        option = ATXFER_COMMANDS[command]
+        code = await self.getvar(channel=channel, variable=f"FEATURE({option})")
+        if not code:
+            raise AsteriskRefused("PlayDTMF", f"the phone system has no {option} code (features.conf [general])")
+        for digit in code:
+            await self.send({"Action": "PlayDTMF", "Channel": channel, "Digit": digit, "Receive": "yes",
+                             "Duration": "120"})
 
     async def getvar(self, *, channel: str, variable: str, timeout: float = 2.0) -> str | None:
         resp = await self.send({"Action": "Getvar", "Channel": channel, "Variable": variable}, timeout=timeout)

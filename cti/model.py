@@ -135,7 +135,7 @@ class Call:
                  "called_number", "queue", "agent", "interface", "created_at", "enqueued_at",
                  "ringing_at", "answered_at", "ended_at", "outcome", "cause", "ringing",
                  "ivr_path", "abandoned", "first_uniqueid", "synthetic", "record_state",
-                 "transfer_pending", "transferred_from", "consult")
+                 "transfer_pending", "transferred_from", "consult", "conference")
 
     def __init__(self, call_id: str, at: float) -> None:
         self.id = call_id
@@ -165,6 +165,9 @@ class Call:
         self.transfer_pending: str | None = None
         self.transferred_from: str | None = None
         self.consult: tuple | None = None  # (agent, interface) of a queue agent who answered an attended transfer
+        # a 3-way consult: (agent, device) of the seat the agent brought in; the agent keeps
+        # the call until their phone leaves it, then it is this seat's (on_hangup)
+        self.conference: tuple | None = None
 
 
 class Member:
@@ -315,6 +318,19 @@ class LiveModel:
             call.cause = f.get("Cause-txt") or f.get("Cause")
         if not call.channels:
             self._end(call, self._at(f))
+        elif call.conference is not None:
+            self._conference_left(call, self._at(f))
+
+    def _conference_left(self, call: Call, at: float) -> None:
+        """A phone hung up in a 3-way consult: if it was the agent's, the seat they
+        brought in has the caller now; if it was that seat's, the agent is back to two."""
+        here = {device_of(ch) for ch in call.channels.values()}
+        agent, device = call.conference
+        if call.interface and device_of(call.interface) not in here:
+            call.conference = None
+            self._take_over(call, agent, device, at)
+        elif device_of(device) not in here:
+            call.conference = None
 
     def _end(self, call: Call, at: float, outcome: str | None = None) -> None:
         self.calls.pop(call.id, None)
@@ -447,6 +463,8 @@ class LiveModel:
 
     def _transferred(self, call: Call, mode: str, transferer: str, exten: str | None, at: float,
                      *, answered: bool) -> None:
+        """``mode`` blind | attended | threeway (the agent pressed the 3-way key in an
+        attended transfer: caller, agent and target share one bridge)."""
         from_agent = self.agent_devices.get(device_of(transferer)) or call.agent
         to_agent = to_queue = None
         if exten and exten.startswith("q-"):  # ctidesk-xfer's queue entries
@@ -468,7 +486,9 @@ class LiveModel:
                 next((d for d, a in self.agent_devices.items() if to_agent and a == to_agent), None)
         call.consult = None
         self.emit(ev.CallTransferred(call.id, at, mode, from_agent, to_agent, to_queue, exten))
-        if answered and target_device is not None:
+        if mode == "threeway":
+            call.conference = (to_agent, target_device) if target_device is not None else None
+        elif answered and target_device is not None:
             self._take_over(call, to_agent, target_device, at)  # attended: the target answered the consult
         else:
             call.transfer_pending = to_agent or f"queue:{to_queue or exten or ''}"
@@ -499,8 +519,8 @@ class LiveModel:
         elif agent is not None:
             exten = next((d.split("/", 1)[-1].split("@", 1)[0] for d, a in self.agent_devices.items()
                           if a == agent), None)
-        self._transferred(call, "attended", f.get("OrigTransfererChannel", ""), exten, self._at(f),
-                          answered=True)
+        mode = "threeway" if f.get("DestType") == "Threeway" else "attended"
+        self._transferred(call, mode, f.get("OrigTransfererChannel", ""), exten, self._at(f), answered=True)
 
     # -- queues ------------------------------------------------------------
 

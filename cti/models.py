@@ -54,13 +54,14 @@ class CallRecord(Base):
 class CallHandoff(Base):
     """A desk transfer (issue 11) and what the agent handed over with it: notes
     and the ticket draft the next seat's screen pop shows. One row per transfer
-    request; ``status`` follows Asterisk: requested -> completed | failed."""
+    request; ``status`` follows Asterisk: requested -> completed | failed, or
+    cancelled by the agent (back to the caller during an attended transfer)."""
 
     __tablename__ = "call_handoffs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_id: Mapped[str] = mapped_column(String(64), index=True)  # Linkedid: kept across the transfer
-    mode: Mapped[str] = mapped_column(String(16))  # blind | attended
+    mode: Mapped[str] = mapped_column(String(16))  # blind | attended | threeway (3-way consult)
     from_username: Mapped[str] = mapped_column(String(64))
     to_username: Mapped[str | None] = mapped_column(String(64), nullable=True)
     to_queue: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -40,6 +40,7 @@ class FakeAMI:
         self.member_event_delay = 0.0  # latency injected between that answer and the event
         self.channels: list[dict] = []  # CoreShowChannel rows served on resync
         self.members: list[dict] = []  # QueueMember rows
+        self.variables: dict[str, str] = {}  # what Getvar answers, by variable (any channel)
         self.connected = asyncio.Event()
         self._conn_count = 0
         self.connections = asyncio.Queue()
@@ -115,6 +116,9 @@ class FakeAMI:
                         self.members.append(member)
                     await self._member_event(event(
                         "QueueMemberAdded" if name == "queueadd" else "QueueMemberRemoved", **member))
+                elif name == "getvar":
+                    writer.write(block(Response="Success", ActionID=aid, Variable=action.get("Variable", ""),
+                                       Value=self.variables.get(action.get("Variable", ""), "")))
                 elif name == "originate" and not self.answer_originate:
                     pass  # never answered: the test drops the connection meanwhile
                 else:

@@ -327,3 +327,147 @@ def test_model_attended_transfer_naming_no_agents_phone_goes_to_the_agent_who_ra
     (moved,) = [e for e in out if e.type == "call_transferred"]
     assert (moved.from_agent, moved.to_agent) == ("alice", "erin")
     assert model.calls[CALL].agent == "erin"
+
+
+# -- the 3-way consult (POST /api/v1/agent/transfer/consult) -------------------
+
+async def _consulting(app, fake, clients):
+    """alice is on the call and has started an attended transfer to erin."""
+    c = app.state.container
+    fake.variables.update({"FEATURE(atxferthreeway)": "*3", "FEATURE(atxfercomplete)": "*2",
+                           "FEATURE(atxferabort)": "*1"})
+    await push(fake, answered_call())
+    await until(lambda: CALL in c.bridge.model.calls and c.bridge.model.calls[CALL].answered_at is not None)
+    r = await clients["alice"].post("/api/v1/agent/transfer", transfer(mode="attended", notes="3-way please"))
+    assert r.status_code == 202, r.text
+    await push(fake, erin_rings())
+    return c, r.json()["handoff_id"]
+
+
+def _dtmf(fake) -> list[tuple]:
+    return [(a["Channel"], a["Digit"], a["Receive"]) for a in fake.actions if a.get("Action") == "PlayDTMF"]
+
+
+@pytest.mark.parametrize("body,status,words", [
+    ({"action": "conference"}, 422, "action must be one of threeway, complete, cancel"),
+    ({"action": "threeway"}, 409, "no attended transfer in progress"),
+    ({}, 422, "action"),
+])
+async def test_consult_checks_say_what_is_wrong(env, body, status, words):
+    app, fake, clients = env
+    c = app.state.container
+    await push(fake, answered_call())
+    await until(lambda: CALL in c.bridge.model.calls and c.bridge.model.calls[CALL].answered_at is not None)
+    # a blind transfer in flight is no consult either
+    assert (await clients["alice"].post("/api/v1/agent/transfer", transfer())).status_code == 202
+    r = await clients["alice"].post("/api/v1/agent/transfer/consult", body)
+    assert r.status_code == status, r.text
+    assert words in json.dumps(r.json()["detail"])
+    assert _dtmf(fake) == []
+
+
+async def test_only_the_agent_who_started_the_consult_drives_it(env):
+    app, fake, clients = env
+    await _consulting(app, fake, clients)
+    r = await clients["erin"].post("/api/v1/agent/transfer/consult", {"action": "threeway"})
+    assert r.status_code == 409, r.text
+    assert _dtmf(fake) == []
+
+
+async def test_threeway_brings_the_caller_in_and_the_expert_keeps_the_call_when_the_agent_leaves(env):
+    app, fake, clients = env
+    alice, erin, sam = clients["alice"], clients["erin"], clients["sam"]
+    c, handoff_id = await _consulting(app, fake, clients)
+    r = await alice.post("/api/v1/agent/transfer/consult", {"action": "threeway"})
+    assert r.status_code == 202, r.text
+    assert r.json() == {"status": "joining", "action": "threeway", "call_id": CALL, "handoff_id": handoff_id}
+    # Asterisk's atxferthreeway code, fed to alice's leg as if her phone sent it
+    assert _dtmf(fake) == [(ALICE_1, "*", "yes"), (ALICE_1, "3", "yes")]
+    await push(fake, [event("AttendedTransfer", Result="Success", OrigTransfererChannel=ALICE_1,
+                            OrigTransfererLinkedid=CALL, SecondTransfererChannel=ALICE_1,
+                            TransfereeChannel=CALLER["Channel"], TransfereeUniqueid=CALL, TransfereeLinkedid=CALL,
+                            TransferTargetChannel="Local/1003@agents-00000005;1", TransferTargetLinkedid=CALL,
+                            DestType="Threeway")])
+    for client in (alice, erin):
+        moved = await client.next_of("call_transferred", timeout=5)
+        assert (moved["mode"], moved["from_agent"], moved["to_agent"], moved["handoff_id"]) == (
+            "threeway", "alice", "erin", handoff_id)
+    call = c.bridge.model.calls[CALL]
+    assert call.agent == "alice" and call.conference == ("erin", "Local/1003@agents")  # alice still has it
+    # the consult is over: no second threeway
+    r = await alice.post("/api/v1/agent/transfer/consult", {"action": "threeway"})
+    assert r.status_code == 409, r.text
+    # alice hangs up: erin has the caller now
+    await push(fake, [event("Hangup", Channel=ALICE_1, Uniqueid=CALL + "1", Linkedid=CALL, Cause="16"),
+                      event("Hangup", Channel="Local/1001@agents-00000002;2", Uniqueid=CALL + "2", Linkedid=CALL)])
+    answered = await erin.next_of("call_answered", timeout=5)
+    assert (answered["agent"], answered["handed_over_by"]) == ("erin", "alice")
+    assert (call.agent, call.conference) == ("erin", None)
+    await push(fake, [event("Hangup", Channel="Local/1003@agents-00000005;1", Uniqueid=CALL + "5", Linkedid=CALL),
+                      event("Hangup", Cause="16", **CALLER)])
+    await erin.next_of("call_ended", timeout=5)
+    await c.store.flush()
+
+    async def row():
+        got = (await sam.get(f"/api/v1/calls/{CALL}")).json()
+        return got if got.get("agents") == ["alice", "erin"] and got["transfers"][0]["status"] == "completed" \
+            else None
+    for _ in range(100):
+        got = await row()
+        if got:
+            break
+        await asyncio.sleep(0.05)  # the transfer's row update runs after the store's writes
+    assert got and got["agent"] == "erin"
+    assert [(t["mode"], t["from_agent"], t["to_agent"], t["status"]) for t in got["transfers"]] == [
+        ("threeway", "alice", "erin", "completed")]
+    db_path = str(c.settings.effective_database_url).split("///", 1)[1]
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT actor, target, detail FROM audit_log WHERE action = 'agent.transfer_consult'"
+                          ).fetchall() == [("alice", CALL, json.dumps({"action": "threeway",
+                                                                       "handoff_id": handoff_id}))]
+
+
+async def test_the_expert_leaving_a_threeway_leaves_the_agent_with_the_caller():
+    from cti.model import LiveModel
+
+    out = []
+    model = LiveModel(out.append, agent_devices={"Local/1001@agents": "alice", "Local/1003@agents": "erin"})
+    model.handle("Newchannel", dict(CALLER))
+    model.handle("Newchannel", {"Channel": ALICE_1, "Uniqueid": CALL + "1", "Linkedid": CALL})
+    model.handle("AgentConnect", {**CALLER, "Queue": "support", "Interface": "Local/1001@agents/n",
+                                  "MemberName": "alice"})
+    model.handle("Newchannel", {"Channel": "Local/1003@agents-00000005;1", "Uniqueid": CALL + "5", "Linkedid": CALL})
+    model.handle("AttendedTransfer", {"Result": "Success", "OrigTransfererChannel": ALICE_1,
+                                      "TransfereeUniqueid": CALL, "TransfereeLinkedid": CALL,
+                                      "TransferTargetChannel": "Local/1003@agents-00000005;1",
+                                      "DestType": "Threeway"})
+    model.handle("Hangup", {"Channel": "Local/1003@agents-00000005;1", "Uniqueid": CALL + "5", "Linkedid": CALL})
+    call = model.calls[CALL]
+    assert (call.agent, call.conference) == ("alice", None)
+    assert not [e for e in out if e.type == "call_handed_over"]
+    model.handle("Hangup", {"Channel": ALICE_1, "Uniqueid": CALL + "1", "Linkedid": CALL})  # nobody to hand to
+    assert not [e for e in out if e.type == "call_handed_over"]
+
+
+async def test_cancel_goes_back_to_the_caller_and_drops_the_handoff(env):
+    app, fake, clients = env
+    c, handoff_id = await _consulting(app, fake, clients)
+    assert c.transfers.handoff_for(CALL, "erin")["notes"] == "3-way please"
+    r = await clients["alice"].post("/api/v1/agent/transfer/consult", {"action": "cancel"})
+    assert r.status_code == 202 and r.json()["status"] == "cancelled", r.text
+    assert _dtmf(fake) == [(ALICE_1, "*", "yes"), (ALICE_1, "1", "yes")]
+    assert c.transfers.handoff_for(CALL, "erin") is None
+    rows = (await clients["sam"].get(f"/api/v1/calls/{CALL}")).json().get("transfers")
+    assert rows is None or [(t["id"], t["status"]) for t in rows] == [(handoff_id, "cancelled")]
+    # alice can try again
+    r = await clients["alice"].post("/api/v1/agent/transfer", transfer(mode="attended"))
+    assert r.status_code == 202, r.text
+
+
+async def test_a_site_without_a_threeway_code_gets_a_clear_502(env):
+    app, fake, clients = env
+    await _consulting(app, fake, clients)
+    fake.variables.pop("FEATURE(atxferthreeway)")
+    r = await clients["alice"].post("/api/v1/agent/transfer/consult", {"action": "threeway"})
+    assert r.status_code == 502 and "no atxferthreeway code" in r.json()["detail"], r.text
+    assert _dtmf(fake) == []
