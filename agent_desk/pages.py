@@ -1,6 +1,8 @@
 """The HTML pages: each is a static file in ``static/``, served at its own route.
 
-The desk, supervisor and recordings modules list their pages with :func:`add_pages`
+Every page begins with ``static/head.html`` (doctype, the <head>'s shared meta
+tags and icon); the page's file holds the rest, from its <title> on. The desk,
+supervisor and recordings modules list their pages with :func:`add_pages`
 instead of one small view each.
 """
 from __future__ import annotations
@@ -8,13 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
 
 STATIC = Path(__file__).resolve().parent / "static"
+HEAD = "head.html"
 
 
-def page(name: str, static: Path = STATIC) -> FileResponse:
-    return FileResponse(static / name, media_type="text/html")
+def page(name: str, static: Path = STATIC) -> HTMLResponse:
+    """The page ``name`` of the folder ``static``: its ``head.html``, then the page's own file."""
+    return HTMLResponse((static / HEAD).read_text(encoding="utf-8") + (static / name).read_text(encoding="utf-8"))
 
 
 def _view(name: str):

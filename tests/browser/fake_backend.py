@@ -34,10 +34,11 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from agent_desk.notifier import AGENT_FRAMES, AgentState, DeskUser, Hello
+from agent_desk.pages import page
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "agent_desk" / "static"
 
@@ -156,11 +157,11 @@ class FakeBackend:
 
         @app.get("/login")
         async def login_page():
-            return FileResponse(static_dir / "login.html", media_type="text/html")
+            return page("login.html", static_dir)
 
         @app.get("/desk")
         async def desk_page():
-            return FileResponse(static_dir / "desk.html", media_type="text/html")
+            return page("desk.html", static_dir)
 
         app.mount("/static", StaticFiles(directory=static_dir), name="static")
 
