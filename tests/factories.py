@@ -1,13 +1,14 @@
 """Test data and a ready app: build what a test needs in one line."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from ctidesk.app import create_app
-from ctidesk.db import Base
+from ctidesk.db import Base, make_engine
 from ctidesk.settings import Settings
 
 SECRET_KEY = "unit-test-signing-key-" + "0123456789abcdef" * 3
@@ -34,6 +35,22 @@ def import_models() -> None:
         import accounts.models  # noqa: F401
         import customers.models  # noqa: F401
         import tickets.models  # noqa: F401
+
+
+def cli_environment(tmp_path: Path) -> dict:
+    """The environment of a ``ctidesk`` CLI command on a fresh SQLite file (``cli.db``), tables created."""
+    import_models()
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+
+    async def create_tables():
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        await engine.dispose()
+
+    asyncio.run(create_tables())
+    return {"CTIDESK_DATABASE_URL": url, "CTIDESK_STATE_DIR": str(tmp_path),
+            "CTIDESK_SECRET_KEY": SECRET_KEY, "CTIDESK_CONFIG": str(tmp_path / "none.toml")}
 
 
 async def make_app(tmp_path: Path, **overrides) -> FastAPI:

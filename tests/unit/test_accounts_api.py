@@ -13,8 +13,8 @@ from accounts.cli import user_group
 from accounts.models import AuditLog, User
 from accounts.security import (ROLES, TokenError, authenticate_websocket, decode_token,
                                issue_token, require_roles)
-from ctidesk.db import Base, make_engine
-from tests.factories import PASSWORD, SECRET_KEY, bearer, import_models, make_app, make_user
+from ctidesk.db import make_engine
+from tests.factories import PASSWORD, SECRET_KEY, bearer, cli_environment, make_app, make_user
 
 
 def add_test_routes(app: FastAPI) -> FastAPI:
@@ -321,18 +321,7 @@ async def test_audit_redacts_secret_keys(app, db):
 # --- cli -------------------------------------------------------------------
 
 def test_cli_add_and_list(tmp_path):
-    import_models()
-    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
-
-    async def create_tables():
-        engine = make_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        await engine.dispose()
-
-    asyncio.run(create_tables())
-    env = {"CTIDESK_DATABASE_URL": url, "CTIDESK_STATE_DIR": str(tmp_path),
-           "CTIDESK_SECRET_KEY": SECRET_KEY, "CTIDESK_CONFIG": str(tmp_path / "none.toml")}
+    env = cli_environment(tmp_path)
     runner = CliRunner()
     r = runner.invoke(user_group, ["add", "alice", "--role", "agent", "--password-stdin",
                                    "--extension", "1001", "--queues", "sales,support",
@@ -360,7 +349,7 @@ def test_cli_add_and_list(tmp_path):
     assert r.exit_code == 0 and r.output.startswith("alice\tagent\t1001\tsales,support\tactive")
 
     async def check():
-        engine = make_engine(url)
+        engine = make_engine(env["CTIDESK_DATABASE_URL"])
         from ctidesk.db import make_sessionmaker
         async with make_sessionmaker(engine)() as s:
             user = await service.authenticate(db=s, username="alice", password="s3cret-password")

@@ -13,8 +13,8 @@ from accounts.models import AuditLog
 from customers import importer, service
 from customers.cli import export_group, import_group
 from customers.models import Customer, CustomerProduct
-from ctidesk.db import Base, make_engine, make_sessionmaker
-from tests.factories import SECRET_KEY, import_models, make_app
+from ctidesk.db import make_engine, make_sessionmaker
+from tests.factories import cli_environment, make_app
 
 
 def write_csv(path, rows, encoding="utf-8"):
@@ -268,18 +268,7 @@ async def test_export_round_trips(app, db, tmp_path, fmt):
 
 @pytest.fixture
 def cli_env(tmp_path):
-    import_models()
-    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
-
-    async def create_tables():
-        engine = make_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        await engine.dispose()
-
-    asyncio.run(create_tables())
-    return {"CTIDESK_DATABASE_URL": url, "CTIDESK_STATE_DIR": str(tmp_path),
-            "CTIDESK_SECRET_KEY": SECRET_KEY, "CTIDESK_CONFIG": str(tmp_path / "none.toml")}
+    return cli_environment(tmp_path)
 
 
 def names_in(env):
