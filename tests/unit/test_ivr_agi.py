@@ -3,6 +3,7 @@ commands and variables it sends, hang-ups at any point, odd replies."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -71,18 +72,27 @@ def keys(*pressed):
     return reply
 
 
-@pytest.fixture
-async def agi(tmp_path):
+@contextlib.asynccontextmanager
+async def agi_server(menu):
+    """A FastAGI server on a free ``port`` serving the menu file ``menu``; ``events``: what it published."""
     bus = EventBus()
     events: list = []
     bus.subscribe(events.append)
     server = FastAGIServer(host="127.0.0.1", port=0, bus=bus, model_getter=lambda: None,
-                           menus=MenuSource(DEMO), services=FakeServices())
+                           menus=MenuSource(menu), services=FakeServices())
     await server.start()
     server.port = server.server.sockets[0].getsockname()[1]
     server.events = events
-    yield server
-    await server.stop()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def agi():
+    async with agi_server(DEMO) as server:
+        yield server
 
 
 async def until(cond, timeout=5.0):
@@ -173,25 +183,16 @@ async def test_menu_edits_are_picked_up_between_calls_and_a_bad_edit_is_ignored(
     path = tmp_path / "ivr.toml"
     text = Path(DEMO).read_text(encoding="utf-8")
     path.write_text(text, encoding="utf-8")
-    bus = EventBus()
-    events: list = []
-    bus.subscribe(events.append)
-    server = FastAGIServer(host="127.0.0.1", port=0, bus=bus, model_getter=lambda: None,
-                           menus=MenuSource(path), services=FakeServices())
-    await server.start()
-    port = server.server.sockets[0].getsockname()[1]
-    try:
+    async with agi_server(path) as server:
         path.write_text(text.replace('"2" = "to_sales"', '"2" = "to_operator"'), encoding="utf-8")
-        await FakeAsterisk(port, keys("2")).run()
-        await until(lambda: len(events) == 1)
-        assert events[0].queue == "operator"
+        await FakeAsterisk(server.port, keys("2")).run()
+        await until(lambda: len(server.events) == 1)
+        assert server.events[0].queue == "operator"
         path.write_text(text.replace('"2" = "to_sales"', '"2" = "to_mars"'), encoding="utf-8")
-        await FakeAsterisk(port, keys("2"), n=2).run()
-        await until(lambda: len(events) == 2)
-        assert events[1].queue == "operator"  # the last good menu
+        await FakeAsterisk(server.port, keys("2"), n=2).run()
+        await until(lambda: len(server.events) == 2)
+        assert server.events[1].queue == "operator"  # the last good menu
         assert "to_mars" in server.menus.last_error
-    finally:
-        await server.stop()
 
 
 def test_test_calls_can_speak_into_a_voicemail_and_key_after_it():

@@ -44,13 +44,19 @@ async def until(predicate, timeout: float = 5.0) -> None:
             await asyncio.sleep(0.01)  # polling a condition under a deadline
 
 
-async def test_outage_keeps_journalling_and_loses_nothing(tmp_path):
-    journal = tmp_path / "w.journal"
+def in_outage(journal, records: int) -> Flaky:
+    """A started writer whose database is down, ``records`` appended (``{"n": 0}``, ``{"n": 1}``, ...)."""
     w = Flaky(journal=journal)
     w.start()
     w.down = True
-    for i in range(5):
+    for i in range(records):
         w.append({"n": i})
+    return w
+
+
+async def test_outage_keeps_journalling_and_loses_nothing(tmp_path):
+    journal = tmp_path / "w.journal"
+    w = in_outage(journal, 5)
     await w.attempted.wait()
     await until(lambda: w.failures >= 3)
     health = w.health()
@@ -91,11 +97,7 @@ async def test_journal_is_not_truncated_while_a_later_record_waits(tmp_path):
 
 async def test_replay_after_a_crash_mid_outage(tmp_path):
     journal = tmp_path / "w.journal"
-    first = Flaky(journal=journal)
-    first.start()
-    first.down = True
-    for i in range(3):
-        first.append({"n": i})
+    first = in_outage(journal, 3)
     await until(lambda: first.failures >= 1)
     first._task.cancel()  # the process dies during the outage
     revived = Flaky(journal=journal)

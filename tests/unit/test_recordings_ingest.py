@@ -43,6 +43,13 @@ def zero_header_sizes(path: Path) -> None:
         fh.write(struct.pack("<I", 0))
 
 
+def refused_once_settled(path, reason: str) -> None:
+    """Old enough to be done with, ``path`` is a bad file, for ``reason``."""
+    age(path)
+    with pytest.raises(ingest.BadFile, match=reason):
+        ingest.check_wav(path, settle_s=5)
+
+
 def test_a_good_file_is_measured_hashed_and_moved(tmp_path):
     src = tmp_path / "spool" / "1.wav"
     src.parent.mkdir()
@@ -64,29 +71,21 @@ def test_empty_file_is_bad_once_settled_and_not_ready_before(tmp_path):
     src.write_bytes(b"")
     with pytest.raises(ingest.NotReady):
         ingest.check_wav(src, settle_s=5)
-    age(src)
-    with pytest.raises(ingest.BadFile, match="empty file"):
-        ingest.check_wav(src, settle_s=5)
+    refused_once_settled(src, "empty file")
 
 
 def test_truncated_header_and_header_without_audio_are_bad(tmp_path):
     src = tmp_path / "t.wav"
     write_wav(src, 1)
     src.write_bytes(src.read_bytes()[:20])
-    age(src)
-    with pytest.raises(ingest.BadFile, match="truncated"):
-        ingest.check_wav(src, settle_s=5)
+    refused_once_settled(src, "truncated")
     hdr = tmp_path / "h.wav"
     write_wav(hdr, 0)
     zero_header_sizes(hdr)
-    age(hdr)
-    with pytest.raises(ingest.BadFile, match="no audio"):
-        ingest.check_wav(hdr, settle_s=5)
+    refused_once_settled(hdr, "no audio")
     junk = tmp_path / "j.wav"
     junk.write_bytes(b"not a wav at all, just text" * 10)
-    age(junk)
-    with pytest.raises(ingest.BadFile, match="not a WAV"):
-        ingest.check_wav(junk, settle_s=5)
+    refused_once_settled(junk, "not a WAV")
 
 
 def test_a_file_still_being_written_is_not_ready(tmp_path):
