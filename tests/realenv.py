@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import signal
 import socket
@@ -175,11 +176,13 @@ def _seed(srv: Server) -> None:
     srv.add_user("sam", role="supervisor", extension="1009")  # a phone: listen / whisper / barge
 
 
-@pytest.fixture
-async def server(ami, tmp_path):
-    """A fresh ``ctidesk serve`` with alice/bob (support), carol (sales), sam (supervisor)."""
+@contextlib.asynccontextmanager
+async def serving(ami, state_dir: Path, env: dict | None = None):
+    """A fresh ``ctidesk serve`` with alice/bob (support), carol (sales), sam (supervisor);
+    ``env`` adds to its environment."""
     await _prepare(ami)
-    srv = Server(ami, tmp_path)
+    srv = Server(ami, state_dir)
+    srv.env.update(env or {})
     try:
         _seed(srv)
         await srv.start()
@@ -187,6 +190,13 @@ async def server(ami, tmp_path):
     finally:
         srv.stop()
         await remove_all_members(ami)
+
+
+@pytest.fixture
+async def server(ami, tmp_path):
+    """A fresh ``ctidesk serve`` with alice/bob (support), carol (sales), sam (supervisor)."""
+    async with serving(ami, tmp_path) as srv:
+        yield srv
 
 
 def in_thread(coro):
@@ -208,6 +218,18 @@ def sync_server(ami, tmp_path):
     finally:
         srv.stop()
         in_thread(remove_all_members(ami))
+
+
+async def until(fn, what: str, timeout: float = 15):
+    """The first truthy result of ``await fn()``, polled until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await fn()
+        if last:
+            return last
+        await asyncio.sleep(0.2)  # polling Asterisk / the API under a deadline
+    raise AssertionError(f"{what}: not reached in {timeout}s (last: {last})")
 
 
 async def call(ami, number: str, **kw):

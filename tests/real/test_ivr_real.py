@@ -8,7 +8,6 @@ the FastAGI server also serves several IVR sessions at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import sqlite3
 import time
@@ -20,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sandbox.runner import set_phone
-from tests.realenv import Server, _prepare, _seed, call, remove_all_members
+from tests.realenv import Server, call, serving
 
 pytestmark = pytest.mark.asterisk
 
@@ -32,18 +31,9 @@ def number() -> str:
     return "136" + "".join(random.choice("0123456789") for _ in range(8))
 
 
-@contextlib.asynccontextmanager
-async def ivr_server(ami, state_dir: Path, menu: Path):
-    await _prepare(ami)
-    srv = Server(ami, state_dir)
-    srv.env["CTIDESK_IVR_CONFIG"] = str(menu)
-    try:
-        _seed(srv)
-        await srv.start()
-        yield srv
-    finally:
-        srv.stop()
-        await remove_all_members(ami)
+def ivr_server(ami, state_dir: Path, menu: Path):
+    """``ctidesk serve`` (as :func:`tests.realenv.serving`) on the IVR menu ``menu``."""
+    return serving(ami, state_dir, {"CTIDESK_IVR_CONFIG": str(menu)})
 
 
 async def finished_call(client, caller: str, *, timeout: float = 60) -> dict:

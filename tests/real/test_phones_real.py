@@ -7,14 +7,12 @@ password ``ctidesk user add --phone sip`` printed once. It auto-answers and
 """
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import math
 import random
 import re
 import sqlite3
-import time
 
 import httpx
 import pytest
@@ -23,7 +21,7 @@ from pydub import AudioSegment
 from accounts.phones import ha1
 from cti.oneshot import ami_action_list, ami_command
 from sandbox.baresip import Baresip, available
-from tests.realenv import call, wait_no_channels
+from tests.realenv import call, until, wait_no_channels
 
 pytestmark = pytest.mark.asterisk
 
@@ -72,17 +70,6 @@ async def contact_rows(ami, aor: str) -> list[dict]:
     rows = await ami_action_list(ami, {"Action": "PJSIPShowContacts"}, timeout=10)
     return [r for r in rows if r.get("Event") == "ContactList"
             and (r.get("Endpoint") == aor or (r.get("ObjectName") or "").startswith(aor + ";"))]
-
-
-async def until(fn, what: str, timeout: float = 15):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await fn()
-        if last:
-            return last
-        await asyncio.sleep(0.2)  # polling Asterisk / the API under a deadline
-    raise AssertionError(f"{what}: not reached in {timeout}s (last: {last})")
 
 
 def goertzel_power(samples, rate: int, hz: float) -> float:

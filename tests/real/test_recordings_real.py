@@ -12,7 +12,6 @@ import asyncio
 import io
 import random
 import sqlite3
-import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -22,7 +21,7 @@ from pydub.silence import detect_nonsilent
 
 from cti.oneshot import ami_action
 from sandbox.runner import Sandbox, set_phone
-from tests.realenv import call, wait_no_channels
+from tests.realenv import call, until, wait_no_channels
 
 pytestmark = pytest.mark.asterisk
 
@@ -39,17 +38,6 @@ async def tone(ami, ext: str, freq: str = "440") -> None:
 def hello_world_s(sandbox) -> float:
     path = sandbox.settings.host_path("/usr/share/asterisk/sounds/en_US_f_Allison/hello-world.wav")
     return len(AudioSegment.from_file(path, format="wav")) / 1000
-
-
-async def until(fn, what: str, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await fn()
-        if last:
-            return last
-        await asyncio.sleep(0.2)  # polling the API under a deadline (ingest is asynchronous)
-    raise AssertionError(f"{what}: not reached in {timeout}s (last: {last})")
 
 
 async def stored_recording(client, call_id: str, timeout: float = 40, kind: str | None = None) -> dict:
