@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -220,15 +220,24 @@ class FakeBackend:
             return JSONResponse({"detail": [{"loc": ["body", field], "msg": zh if zh_wanted else en,
                                              "type": "value_error"}]}, status_code=422)
 
-        unauth = JSONResponse({"detail": "Not authenticated"}, status_code=401)
+        async def signed_in(request: Request) -> tuple[dict, Any]:
+            """``(user, body)`` of a request, recorded; 401 without a good bearer token."""
+            user = self._bearer_user(request)
+            body = await record(request, user)
+            if user is None:
+                raise HTTPException(401, "Not authenticated")
+            return user, body
+
+        def found(table: dict, key: int, what: str) -> dict:
+            """``table[key]``; 404 (``"<what> not found"``) when it is not there."""
+            if key not in table:
+                raise HTTPException(404, f"{what} not found")
+            return table[key]
         open_states = {"new", "assigned", "in_progress", "pending", "open"}
 
         @app.post("/api/v1/tickets")
         async def create_ticket(request: Request):
-            user = self._bearer_user(request)
-            body = await record(request, user)
-            if user is None:
-                return unauth
+            _, body = await signed_in(request)
             if not isinstance(body, dict):
                 return invalid(request, "body", "Invalid body.", "请求体无效。")
             if body.get("type") not in ("repair", "install", "complaint", "consultation", "suggestion",
@@ -246,10 +255,7 @@ class FakeBackend:
 
         @app.get("/api/v1/tickets")
         async def list_tickets(request: Request, assignee: str | None = None, open: bool = False):
-            user = self._bearer_user(request)
-            await record(request, user)
-            if user is None:
-                return unauth
+            user, _ = await signed_in(request)
             who = user["username"] if assignee == "me" else assignee
             items = [tk for tk in self.tickets.values()
                      if (who is None or tk.get("assignee") == who) and (not open or tk["state"] in open_states)]
@@ -258,23 +264,13 @@ class FakeBackend:
 
         @app.get("/api/v1/tickets/{ticket_id}")
         async def get_ticket(ticket_id: int, request: Request):
-            user = self._bearer_user(request)
-            await record(request, user)
-            if user is None:
-                return unauth
-            if ticket_id not in self.tickets:
-                return JSONResponse({"detail": "Ticket not found"}, status_code=404)
-            return self.tickets[ticket_id]
+            await signed_in(request)
+            return found(self.tickets, ticket_id, "Ticket")
 
         @app.post("/api/v1/tickets/{ticket_id}/calls")
         async def link_call(ticket_id: int, request: Request):
-            user = self._bearer_user(request)
-            body = await record(request, user)
-            if user is None:
-                return unauth
-            ticket = self.tickets.get(ticket_id)
-            if ticket is None:
-                return JSONResponse({"detail": "Ticket not found"}, status_code=404)
+            _, body = await signed_in(request)
+            ticket = found(self.tickets, ticket_id, "Ticket")
             call_id = str((body or {}).get("call_id") or "")
             if not call_id:
                 return invalid(request, "call_id", "A call id is required.", "必须指定通话。")
@@ -284,10 +280,7 @@ class FakeBackend:
 
         @app.get("/api/v1/callbacks")
         async def list_callbacks(request: Request, assignee: str | None = None, state: str | None = None):
-            user = self._bearer_user(request)
-            await record(request, user)
-            if user is None:
-                return unauth
+            user, _ = await signed_in(request)
             who = user["username"] if assignee == "me" else assignee
             items = [cb for cb in self.callbacks.values()
                      if (who is None or cb["assignee"] == who) and (state is None or cb["state"] == state)]
@@ -295,22 +288,14 @@ class FakeBackend:
 
         @app.post("/api/v1/agent/dial")
         async def agent_dial(request: Request):
-            user = self._bearer_user(request)
-            body = await record(request, user)
-            if user is None:
-                return unauth
+            await signed_in(request)
             return JSONResponse({"status": "dialing", "number": "13800138000", "extension": "1001"},
                                 status_code=202)
 
         @app.post("/api/v1/callbacks/{callback_id}/result")
         async def callback_result(callback_id: int, request: Request):
-            user = self._bearer_user(request)
-            body = await record(request, user)
-            if user is None:
-                return unauth
-            cb = self.callbacks.get(callback_id)
-            if cb is None:
-                return JSONResponse({"detail": "Callback not found"}, status_code=404)
+            _, body = await signed_in(request)
+            cb = found(self.callbacks, callback_id, "Callback")
             body = body if isinstance(body, dict) else {}
             outcome = body.get("outcome")
             if outcome not in ("reached", "no_answer", "busy", "wrong_number", "refused"):
