@@ -1,5 +1,9 @@
 """Expert seat transfer (issue 11) against the real sandbox Asterisk.
 
+The 3-way consult (last test): alice consults erin, brings the caller in, then
+her phone leaves; the one recording on the caller's channel hears alice's
+tone alone, then both tones mixed, then erin's alone.
+
 alice (a simulated phone that answers by itself) takes a trunk call from the
 support queue and hands it to erin, an expert on extension 1004, first blind
 (AMI BlindTransfer), then attended (AMI Atxfer: erin answers the consult, alice's
@@ -180,3 +184,89 @@ async def _recording_started(client, call_id: str):
 async def _transferred(client, call_id: str):
     found = [m for m in client.of_type("call_transferred") if m.get("call_id") == call_id]
     return found[-1] if found else None
+
+
+def _tones(audio, window_ms: int = 250) -> list[str]:
+    """Per window of the recording: which simulated phones are heard, by their
+    steady tones: "a" alice's 440 Hz, "e" erin's 660 Hz, "ae" both (a 3-way)."""
+    from tests.real.test_phones_real import goertzel_power
+
+    out = []
+    mono = audio.set_channels(1)
+    for ms in range(0, len(mono) - window_ms, window_ms):
+        seg = mono[ms:ms + window_ms]
+        samples = [float(x) for x in seg.get_array_of_samples()]
+        total = sum(x * x for x in samples) / len(samples)
+        if total <= 0:
+            out.append("")
+            continue
+        share = {hz: 2 * goertzel_power(samples, seg.frame_rate, hz) / total for hz in (440, 660)}
+        out.append(("a" if share[440] > 0.1 else "") + ("e" if share[660] > 0.1 else ""))
+    return out
+
+
+def _longest_run(marks: list[str], mark: str) -> int:
+    best = run = 0
+    for m in marks:
+        run = run + 1 if m == mark else 0
+        best = max(best, run)
+    return best
+
+
+async def _phone_up(ami, exten: str) -> bool:
+    from cti.oneshot import ami_action_list
+
+    rows = await ami_action_list(ami, {"Action": "CoreShowChannels"}, timeout=5)
+    return any(r.get("Channel", "").startswith(f"Local/{exten}@agents-") and r.get("ChannelState") == "6"
+               for r in rows)
+
+
+async def test_threeway_consult_with_an_expert(server, ami, sandbox):
+    """alice consults erin (attended), brings the caller in (3-way), then leaves:
+    the recording hears alice alone, then alice and erin together, then erin alone."""
+    alice, erin, sam = await _setup(server, ami, alice_talk=12, erin_talk=20)
+    try:
+        caller = number()
+        await call(ami, caller, name="Three Way", hold=60)
+        pop = await alice.next_of("screen_pop", timeout=20)
+        call_id = pop["call"]["id"]
+        await alice.next_of("call_answered", timeout=20)
+        await until(lambda: _recording_started(alice, call_id), "alice's leg recording", 10)
+        r = await alice.post("/api/v1/agent/transfer", {"mode": "attended", "target": {"expert": "erin"},
+                                                        "notes": "3-way: the billing expert"})
+        assert r.status_code == 202, r.text
+        handoff_id = r.json()["handoff_id"]
+        erin_pop = await erin.next_of("screen_pop", timeout=20)
+        assert erin_pop["call"]["id"] == call_id and erin_pop["handoff"]["mode"] == "attended"
+        await until(lambda: _phone_up(ami, ERIN), "erin's phone answered the consult", 20)
+        r = await alice.post("/api/v1/agent/transfer/consult", {"action": "threeway"})
+        assert r.status_code == 202, r.text
+        for desk in (alice, erin):
+            moved = await until(lambda d=desk: _transferred(d, call_id), "call_transferred (threeway)", 10)
+            assert (moved["mode"], moved["from_agent"], moved["to_agent"], moved["handoff_id"]) == (
+                "threeway", "alice", "erin", handoff_id)
+        # alice's phone hangs up after its talk time: erin has the caller
+        async def handed_over():
+            return next((m for m in erin.of_type("call_answered") if m.get("call_id") == call_id), None)
+        answered = await until(handed_over, "call_answered (handed over) on erin's desk", 30)
+        assert answered["agent"] == "erin" and answered["handed_over_by"] == "alice"
+        await erin.next_of("call_ended", timeout=40)
+        row = await _call_row(sam, call_id)
+        assert row["transferred_from"] == "alice" and row["agent"] == "erin"
+        assert [(t["mode"], t["from_agent"], t["to_agent"], t["status"]) for t in row["transfers"]] == [
+            ("threeway", "alice", "erin", "completed")]
+        rec = await stored_recording(sam, call_id)
+        items = (await sam.get("/api/v1/recordings", call_id=call_id)).json()["items"]
+        assert len(items) == 1, items
+        play = await sam.post(f"/api/v1/recordings/{rec['id']}/play")
+        audio = AudioSegment.from_file(io.BytesIO((await fetch(sam, play.json()["url"])).content), format="wav")
+        marks = _tones(audio)
+        seen = " ".join(m or "." for m in marks)  # e.g. ". . a a a ae ae ... ae e e ... e"
+        # 250 ms windows: alice alone first, then all three (both tones), then erin alone
+        assert _longest_run(marks, "a") >= 2, seen
+        assert _longest_run(marks, "ae") >= 12, seen  # >= 3 s of a real 3-way mix
+        assert _longest_run(marks, "e") >= 12, seen
+        first = {m: marks.index(m) for m in ("a", "ae", "e")}
+        assert first["a"] < first["ae"] < max(i for i, m in enumerate(marks) if m == "e"), seen
+    finally:
+        await set_phone(ami, ERIN, reset=True)
