@@ -58,6 +58,25 @@ async def app_on_fake_ami(tmp_path, users: list[tuple[str, dict]]):
         await fake.stop()
 
 
+@contextlib.asynccontextmanager
+async def desks(base_url: str, logins: dict[str, bool]):
+    """Signed-in desks by username (``{username: join_queues}``), closed when done."""
+    from tests.factories import PASSWORD
+
+    clients = {u: await DeskClient(base_url, u, PASSWORD).login(join_queues=join) for u, join in logins.items()}
+    try:
+        yield clients
+    finally:
+        for client in clients.values():
+            await client.close()
+
+
+async def push(fake, blocks) -> None:
+    """The AMI event blocks, in order, from the fake AMI."""
+    for b in blocks:
+        await fake.push(b)
+
+
 class DeskClient:
     """What the browser does: log in, join queues, listen on /ws/agent."""
 

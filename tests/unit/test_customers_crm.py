@@ -453,34 +453,3 @@ async def test_merge_flattens_chains(db):
     [found] = await service.find_by_phone(db=db, phone="13100000001")
     assert found.id == c.id
 
-
-# --- migration ---------------------------------------------------------------
-
-def test_migration_0003_keeps_existing_customers(tmp_path):
-    import sqlite3
-
-    from alembic import command
-
-    from ctidesk.migrate import alembic_config
-
-    db = tmp_path / "m.db"
-    cfg = alembic_config(f"sqlite+aiosqlite:///{db}")
-    command.upgrade(cfg, "0002")
-    conn = sqlite3.connect(db)
-    conn.execute("INSERT INTO customers (name, kind, provisional, notes, created_at, updated_at) "
-                 "VALUES ('x', 'person', 0, '', '2026-01-01', '2026-01-01')")
-    conn.commit()
-    conn.close()
-    command.upgrade(cfg, "0003")
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT name, vip, value_class, region, merged_into_id FROM customers").fetchall() == [
-        ("x", 0, None, None, None)]
-    # the screen-pop benchmark's raw insert still works
-    conn.execute("INSERT INTO customers (id, name, kind, provisional, source_call_id, notes, created_at, "
-                 "updated_at) VALUES (7, 'y', 'person', 0, NULL, '', '2026-01-01', '2026-01-01')")
-    conn.commit()
-    conn.close()
-    command.downgrade(cfg, "0002")
-    conn = sqlite3.connect(db)
-    assert [r[0] for r in conn.execute("SELECT name FROM customers ORDER BY id")] == ["x", "y"]
-    conn.close()

@@ -9,7 +9,7 @@ import pytest
 
 from tests.factories import PASSWORD, make_customer
 from tests.fakeami import event
-from tests.live import DeskClient, app_on_fake_ami
+from tests.live import DeskClient, app_on_fake_ami, desks, push
 from tickets.models import Ticket
 
 HOSTILE = '<img src=x onerror=alert(1)>"\'&'
@@ -48,15 +48,8 @@ async def env(tmp_path):
             db.add(Ticket(customer_id=zhang.id, type="repair", state="in_progress", description="E21 error"))
             db.add(Ticket(customer_id=zhang.id, type="install", state="closed", description="done"))
             await db.commit()
-        clients = {u: await DeskClient(app.state.base_url, u, PASSWORD).login() for u in ("alice", "bob", "carol")}
-        yield app, fake, clients
-        for client in clients.values():
-            await client.close()
-
-
-async def push(fake, blocks):
-    for b in blocks:
-        await fake.push(b)
+        async with desks(app.state.base_url, {"alice": True, "bob": True, "carol": True}) as clients:
+            yield app, fake, clients
 
 
 async def test_agent_login_adds_queue_member_named_by_username(env):

@@ -10,9 +10,8 @@ import sqlite3
 
 import pytest
 
-from tests.factories import PASSWORD
 from tests.fakeami import event
-from tests.live import DeskClient, app_on_fake_ami
+from tests.live import app_on_fake_ami, desks, push
 
 CALL = "1700000100.1"
 CALLER = dict(Channel="PJSIP/carrier-00000001", Uniqueid=CALL, Linkedid=CALL, CallerIDNum="13800138000",
@@ -51,17 +50,8 @@ async def env(tmp_path):
              ("erin", dict(role="expert", extension="1003")), ("sam", dict(role="supervisor", extension="1009")),
              ("nora", dict(role="agent"))]  # nora: no extension
     async with app_on_fake_ami(tmp_path, users) as (app, fake):
-        clients = {"alice": await DeskClient(app.state.base_url, "alice", PASSWORD).login(),
-                   "erin": await DeskClient(app.state.base_url, "erin", PASSWORD).login(join_queues=False),
-                   "sam": await DeskClient(app.state.base_url, "sam", PASSWORD).login(join_queues=False)}
-        yield app, fake, clients
-        for client in clients.values():
-            await client.close()
-
-
-async def push(fake, blocks):
-    for b in blocks:
-        await fake.push(b)
+        async with desks(app.state.base_url, {"alice": True, "erin": False, "sam": False}) as clients:
+            yield app, fake, clients
 
 
 async def until(fn, timeout: float = 5.0):
