@@ -65,3 +65,8 @@ def make_engine(url: str) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def equal_to(model, **values) -> list:
+    """``model.<name> == value`` for each of ``values`` that is given (not None): a list query's filters."""
+    return [getattr(model, name) == value for name, value in values.items() if value is not None]

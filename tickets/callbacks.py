@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
-from ctidesk.db import utcnow
+from ctidesk.db import equal_to, utcnow
 from customers.models import Customer
 from tickets.models import Callback, Ticket, TicketHistory
 from tickets.sla import SlaPolicy, default_policy
@@ -138,14 +138,8 @@ async def list_callbacks(*, db: AsyncSession, state: str | None = None, assignee
     conditions = []
     if overdue:
         conditions += [Callback.state == "pending", Callback.due_at < (now or utcnow())]
-    if state is not None:
-        conditions.append(Callback.state == state)
-    if assignee is not None:
-        conditions.append(Callback.assignee == assignee)
-    if customer_id is not None:
-        conditions.append(Callback.customer_id == customer_id)
-    if ticket_id is not None:
-        conditions.append(Callback.ticket_id == ticket_id)
+    conditions += equal_to(Callback, state=state, assignee=assignee, customer_id=customer_id,
+                           ticket_id=ticket_id)
     total = (await db.execute(select(func.count()).select_from(Callback).where(*conditions))).scalar_one()
     stmt = (select(Callback, Customer.name).join(Customer, Customer.id == Callback.customer_id)
             .where(*conditions)

@@ -30,7 +30,7 @@ from sqlalchemy import func, insert, select, text, update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
-from ctidesk.db import utcnow
+from ctidesk.db import equal_to, utcnow
 from customers.models import Customer
 from tickets import hooks, states
 from tickets.models import (OPEN_STATES, OPEN_STATES_SQL, PRIORITIES, STATES, TICKET_TYPES, ServiceSite, Technician,
@@ -154,12 +154,7 @@ async def list_tickets(*, db: AsyncSession, type: str | None = None,
         conditions.append(text(OPEN_STATES_SQL))  # literally the partial index's WHERE: ix_tickets_open_due
     elif wanted:
         conditions.append(Ticket.state.in_(wanted))
-    if customer_id is not None:
-        conditions.append(Ticket.customer_id == customer_id)
-    if assignee is not None:
-        conditions.append(Ticket.assignee == assignee)
-    if site_id is not None:
-        conditions.append(Ticket.site_id == site_id)
+    conditions += equal_to(Ticket, customer_id=customer_id, assignee=assignee, site_id=site_id)
     if due_before is not None:
         conditions.append(Ticket.due_resolve_at < due_before)
     if due_after is not None:
@@ -332,6 +327,16 @@ async def _claim(db: AsyncSession, ticket_id: int, version: int) -> bool:
     return result.rowcount == 1
 
 
+async def _claimed(db: AsyncSession, ticket: Ticket, version: int | None) -> bool:
+    """:func:`_claim` of ``ticket`` as read; lost to another writer, a caller that
+    named the ``version`` it saw gets :class:`StaleVersion`, another tries again."""
+    if await _claim(db, ticket.id, ticket.version):
+        return True
+    if version is not None:
+        raise StaleVersion(await _require(db, ticket.id))
+    return False
+
+
 # --- writing ---------------------------------------------------------------
 
 async def create(*, db: AsyncSession, actor: str, type: str, customer_id: int, description: str,
@@ -418,10 +423,8 @@ async def update(*, db: AsyncSession, actor: str, ticket_id: int, version: int |
                 if getattr(ticket, name) != new}
         if not diff:
             return ticket
-        if await _claim(db, ticket.id, ticket.version):
+        if await _claimed(db, ticket, version):
             break
-        if version is not None:
-            raise StaleVersion(await _require(db, ticket_id))
     else:
         raise StaleVersion(await _require(db, ticket_id))
 
@@ -459,10 +462,8 @@ async def transition(*, db: AsyncSession, actor: str, ticket_id: int, to: str,
             raise StaleVersion(ticket)
         old = ticket.state
         states.check(old, to, resolution=resolution, reason=reason, role=role)
-        if await _claim(db, ticket.id, ticket.version):
+        if await _claimed(db, ticket, version):
             break
-        if version is not None:
-            raise StaleVersion(await _require(db, ticket_id))
     else:
         raise StaleVersion(await _require(db, ticket_id))
 
