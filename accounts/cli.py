@@ -69,9 +69,9 @@ def add_user(username: str, role: str, password_stdin: bool, extension: str | No
 
 
 def _settings():
-    from ctidesk.settings import load_settings
+    from ctidesk.settings import settings_for_cli
 
-    return load_settings()
+    return settings_for_cli()  # a bad configuration exits with its reason
 
 
 def _sync_phones() -> None:

@@ -55,7 +55,10 @@ def build_container(settings: Settings) -> Container:
     from cti.actions import Actions
     from tickets import hooks as ticket_hooks
 
+    from tickets import sla
+
     ticket_hooks.install_defaults()  # SLA and revisit callbacks on every ticket change
+    sla.use_settings(settings)  # their policy: settings.sla_config on settings.calendar_config
     import_all_models()  # every table in Base.metadata (customer merge reads the whole schema)
     engine = make_engine(settings.effective_database_url)
     container = Container(settings=settings, engine=engine,

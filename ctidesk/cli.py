@@ -7,9 +7,11 @@ import click
 @click.group()
 def main() -> None:
     """ctidesk: call-center / CTI service desk for Asterisk."""
-    from tickets import hooks
+    from ctidesk.settings import settings_for_cli
+    from tickets import hooks, sla
 
     hooks.install_defaults()  # commands that write tickets (voicemail reconcile, imports) get SLAs too
+    sla.use_settings(settings_for_cli)  # from settings.sla_config, loaded when a ticket needs it
 
 
 def _register() -> None:

@@ -9,7 +9,7 @@ import sys
 import click
 
 from ctidesk import logs
-from ctidesk.settings import load_settings, settings_for_cli
+from ctidesk.settings import settings_for_cli
 
 
 def _settings():
@@ -65,7 +65,7 @@ def demo_command(no_sandbox: bool) -> None:
             Sandbox(settings, log=click.echo).up()
         except Exception as exc:  # provisioning errors name their cause
             raise click.ClickException(f"sandbox: {exc}") from None
-        settings = load_settings()  # picks up the sandbox's AMI secret
+        settings = settings_for_cli()  # picks up the sandbox's AMI secret
     migrations.upgrade(settings)
     logins = asyncio.run(demo.load_demo_data(settings))
     from sandbox.phones import sync_from_database

@@ -48,10 +48,12 @@ class AGICommandError(Exception):
 class MenuSource:
     """The menu in force, reloaded when its file changes; the last good one wins."""
 
-    def __init__(self, path: Path | str, *, recorded_dir: Path | None = None) -> None:
+    def __init__(self, path: Path | str, *, recorded_dir: Path | None = None, calendar: Path | None = None) -> None:
         self.path = Path(path)
         self.recorded_dir = recorded_dir
-        self.menu: Menu = load_menu(self.path, recorded_dir=recorded_dir)  # raises MenuError: refuse to start
+        self.calendar = calendar  # the center's business calendar (settings.calendar_config)
+        # raises MenuError: refuse to start
+        self.menu: Menu = load_menu(self.path, recorded_dir=recorded_dir, calendar=calendar)
         self._stamp = self._stat()
         self.reloads = 0
         self.last_error: str | None = None
@@ -72,7 +74,7 @@ class MenuSource:
 
     def reload(self) -> bool:
         try:
-            menu = load_menu(self.path, recorded_dir=self.recorded_dir)
+            menu = load_menu(self.path, recorded_dir=self.recorded_dir, calendar=self.calendar)
         except MenuError as exc:
             self.last_error = str(exc)
             log.error("IVR menu %s NOT reloaded, the last good menu keeps serving:\n%s", self.path, exc)

@@ -18,7 +18,7 @@ def _settings():
 def _check(path: Path, settings) -> tuple:
     from ivr.config import check_menu
 
-    return check_menu(path, recorded_dir=settings.ivr_prompts_dir)
+    return check_menu(path, recorded_dir=settings.ivr_prompts_dir, calendar=settings.calendar_config)
 
 
 def require_valid_menu(settings) -> None:

@@ -54,7 +54,8 @@ async def menu(container=Depends(get_container), user: User = Depends(require_ro
     from ivr.config import check_menu, tree_lines
 
     settings = container.settings
-    checked, problems = check_menu(settings.ivr_config, recorded_dir=settings.ivr_prompts_dir)
+    checked, problems = check_menu(settings.ivr_config, recorded_dir=settings.ivr_prompts_dir,
+                                   calendar=settings.calendar_config)
     source = container.ivr_menus
     return {
         "file": str(settings.ivr_config),

@@ -49,7 +49,8 @@ async def start_ivr(container, *, model_getter) -> FastAGIServer:
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-    menus = _ReloadingSource(settings.ivr_config, recorded_dir=settings.ivr_prompts_dir, on_reload=rebuild)
+    menus = _ReloadingSource(settings.ivr_config, recorded_dir=settings.ivr_prompts_dir,
+                             calendar=settings.calendar_config, on_reload=rebuild)
     container.ivr_menus = menus
     # Only into an Asterisk that is there: never create directories inside a
     # sandbox root that has not been provisioned yet (unit tests, fresh machines).

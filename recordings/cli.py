@@ -9,9 +9,9 @@ import click
 
 async def _with(fn):
     from ctidesk.db import make_engine, make_sessionmaker
-    from ctidesk.settings import load_settings
+    from ctidesk.settings import settings_for_cli
 
-    settings = load_settings()
+    settings = settings_for_cli()  # a bad configuration exits with its reason
     engine = make_engine(settings.effective_database_url)
     try:
         return await fn(make_sessionmaker(engine), settings)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ctidesk.settings import Settings, load_settings
+from ctidesk.settings import Settings, settings_for_cli
 
 
 def _settings(ctx: click.Context | None) -> Settings:
@@ -20,7 +20,7 @@ def _settings(ctx: click.Context | None) -> Settings:
                       obj.get("settings") if isinstance(obj, dict) else None):
         if isinstance(candidate, Settings):
             return candidate
-    return load_settings()
+    return settings_for_cli()
 
 
 def _errors():

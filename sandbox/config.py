@@ -179,7 +179,7 @@ def template_values(
         "carrier_rtp_end": str(CARRIER_RTP_RANGE[1]),
         "media_address": _check_word("sip_media_address", settings.sip_media_address),
         "sip_realm": _check_word("sip_realm", settings.sip_realm),
-        **_wrapup_values(),
+        **_wrapup_values(settings.supervisor_config),
     }
 
 
@@ -187,13 +187,14 @@ def _caller_script(context: str, template_dir: Path) -> str:
     return render_template(_load("caller_script.conf.in", template_dir), {"caller_context": context})
 
 
-def _wrapup_values() -> dict[str, str]:
-    """``wrapuptime`` per queue from ``config/supervisor.toml`` ``[wrapup]``: one
+def _wrapup_values(path: Path) -> dict[str, str]:
+    """``wrapuptime`` per queue from the supervisor file's ``[wrapup]``
+    (``settings.supervisor_config``, default ``config/supervisor.toml``): one
     source for the pause app_queue keeps between an agent's calls and the
     wrap-up time the wallboard shows (two copies drift)."""
     from supervisor.config import load as load_supervisor_config
 
-    wrapup = load_supervisor_config().wrapup
+    wrapup = load_supervisor_config(path).wrapup
     values = {"wrapup_default": str(round(float(wrapup.get("*", 0))))}
     for queue in QUEUES:
         secs = wrapup.get(queue)

@@ -50,7 +50,7 @@ def _num(where: str, value, lo: float, hi: float) -> float:
 
 
 def load(path: str | os.PathLike | None = None) -> SupervisorConfig:
-    path = Path(path or os.environ.get("CTIDESK_SUPERVISOR_CONFIG") or DEFAULT_PATH)
+    path = Path(path or DEFAULT_PATH)  # the caller passes settings.supervisor_config
     if not path.exists():
         return SupervisorConfig()
     try:

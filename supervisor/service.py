@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class Supervisor:
     def __init__(self, container, *, model, directory, config=None) -> None:
         self.container = container
-        self.config = config or sup_config.load()
+        self.config = config or sup_config.load(container.settings.supervisor_config)
         self.feed = SupervisorFeed()
         settings = container.settings
         self.store = SupervisorStore(container.sessionmaker, journal=settings.state_dir / "supervisor.journal")
@@ -75,5 +75,5 @@ def get_config(container):
         return sup.config
     cfg = container.supervisor_config
     if cfg is None:
-        cfg = container.supervisor_config = sup_config.load()
+        cfg = container.supervisor_config = sup_config.load(container.settings.supervisor_config)
     return cfg

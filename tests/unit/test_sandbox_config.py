@@ -134,10 +134,10 @@ def test_queues_ringall_without_static_members(rendered):
     assert "member =>" not in queues and "member=" not in queues
 
 
-def test_queue_wrapup_comes_from_the_supervisor_config(settings, tmp_path, monkeypatch):
+def test_queue_wrapup_comes_from_the_supervisor_config(settings, tmp_path):
     cfg = tmp_path / "supervisor.toml"
     cfg.write_text('[pause_reasons]\nbreak = { en = "Break" }\n[wrapup]\n"*" = 5\nsupport = 30\n', encoding="utf-8")
-    monkeypatch.setenv("CTIDESK_SUPERVISOR_CONFIG", str(cfg))
+    settings = settings.with_(supervisor_config=cfg)  # the setting names the file (CTIDESK_SUPERVISOR_CONFIG)
     queues = sbconfig.render_sandbox_config(settings, secret="x")["ctidesk_queues.conf"]
     sections: dict[str, str] = {}
     current = None
