@@ -26,6 +26,12 @@ def tid(page, name):
     return page.get_by_test_id(name)
 
 
+def expect_texts(page, texts: dict[str, str]) -> None:
+    """The element of each test id has exactly its text."""
+    for name, text in texts.items():
+        expect(tid(page, name)).to_have_text(text)
+
+
 def unexpected_errors(page, allow=()):
     """Console errors and page errors, minus the ones a test expects."""
     patterns = [re.compile(p) for p in allow]
@@ -215,10 +221,8 @@ def test_known_customer_pop(page, fake_backend):
     expect(pop).to_be_visible()
     expect(pop).to_have_attribute("data-call-id", "call-1001")
     expect(tid(page, "idle")).to_be_hidden()
-    expect(tid(page, "pop-status")).to_have_text("Incoming call")
-    expect(tid(page, "pop-caller-name")).to_have_text("Zhang Wei")
-    expect(tid(page, "pop-caller-number")).to_have_text("+86 138 0013 8000")
-    expect(tid(page, "pop-queue")).to_have_text("support")
+    expect_texts(page, {"pop-status": "Incoming call", "pop-caller-name": "Zhang Wei",
+                        "pop-caller-number": "+86 138 0013 8000", "pop-queue": "support"})
     expect(tid(page, "pop-waiting")).to_contain_text("42")
     expect(tid(page, "pop-ivr")).to_contain_text("main_menu")
     expect(tid(page, "pop-ivr-step")).to_have_count(2)
@@ -348,11 +352,8 @@ def test_language_switch_on_desk(page, fake_backend):
 
     tid(page, "lang-select").select_option(label="中文")
     expect(tid(page, "idle")).to_contain_text("等待来电")
-    expect(tid(page, "queue-toggle")).to_have_text("签出队列")
-    expect(tid(page, "signout")).to_have_text("退出登录")
-    expect(tid(page, "agent-state")).to_have_text("空闲")
-    expect(tid(page, "ws-status")).to_have_text("已连接")
-    expect(tid(page, "agent-extension")).to_have_text("分机 1001")
+    expect_texts(page, {"queue-toggle": "签出队列", "signout": "退出登录", "agent-state": "空闲",
+                        "ws-status": "已连接", "agent-extension": "分机 1001"})
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     assert page.evaluate("localStorage.getItem('ctidesk_lang')") == "zh-CN"
 

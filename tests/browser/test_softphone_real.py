@@ -69,6 +69,24 @@ def _stats(page) -> dict:
     return page.evaluate("() => window.ctideskSoftphone.stats()")
 
 
+def _rtp_grew(since: dict, now: dict, packets: int) -> bool:
+    """Both counters of the audio stream grew by ``packets`` from ``since`` to ``now``."""
+    return (now["packetsSent"] - since["packetsSent"] >= packets
+            and now["packetsReceived"] - since["packetsReceived"] >= packets)
+
+
+def _await_rtp(page, since: dict, packets: int, timeout: float) -> dict:
+    """The stats once :func:`_rtp_grew` by ``packets`` from ``since``, or the last ones at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last = since
+    while time.monotonic() < deadline:
+        last = _stats(page)
+        if _rtp_grew(since, last, packets):
+            break
+        page.wait_for_timeout(250)  # polling getStats under a deadline
+    return last
+
+
 def _caller_channels(ami) -> list[str]:
     """The PBX's channels from the carrier trunk (the callers' legs)."""
     rows = in_thread(ami_action_list(ami, {"Action": "CoreShowChannels"}, timeout=10))
@@ -113,14 +131,7 @@ def test_softphone_registers_answers_and_audio_flows_both_ways(webrtc_page, sync
 
     # RTP both ways: both counters of the audio stream grow over ~2 s.
     first = _stats(page)
-    deadline = time.monotonic() + 15
-    last = first
-    while time.monotonic() < deadline:
-        last = _stats(page)
-        if (last["packetsSent"] - first["packetsSent"] >= 75
-                and last["packetsReceived"] - first["packetsReceived"] >= 75):
-            break
-        page.wait_for_timeout(250)  # polling getStats under a deadline
+    last = _await_rtp(page, first, 75, 15)
     sent = last["packetsSent"] - first["packetsSent"]
     received = last["packetsReceived"] - first["packetsReceived"]
     print(f"softphone RTP: {first} -> {last}")
@@ -160,14 +171,8 @@ def test_softphone_registers_answers_and_audio_flows_both_ways(webrtc_page, sync
     page.wait_for_selector('[data-testid="softphone-hold"][aria-pressed="false"]', timeout=10_000)
     # audio flows again after the hold
     resumed = _stats(page)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        now = _stats(page)
-        if (now["packetsSent"] - resumed["packetsSent"] >= 25
-                and now["packetsReceived"] - resumed["packetsReceived"] >= 25):
-            break
-        page.wait_for_timeout(250)  # polling getStats under a deadline
-    else:
+    now = _await_rtp(page, resumed, 25, 10)
+    if not _rtp_grew(resumed, now, 25):
         raise AssertionError(f"no RTP after unhold: {resumed} -> {now}")
 
     # DTMF from the pad goes into the call.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
 import time
 
 import pytest
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 from cti.oneshot import AmiLoginFailed, AmiUnreachable, ami_action, ami_action_list, ami_ping
 from sandbox.calls import place_test_call
 from sandbox.cli import call_command, sandbox_group
+from tests.realenv import free_port
 
 pytestmark = pytest.mark.asterisk
 
@@ -86,12 +86,8 @@ async def test_wrong_secret_and_closed_port(ami):
     with pytest.raises(AmiLoginFailed) as info:
         await ami_action(ami.with_(ami_secret="definitely-wrong-secret"), {"Action": "Ping"}, timeout=5)
     assert "definitely-wrong-secret" not in str(info.value)
-    free = socket.socket()
-    free.bind(("127.0.0.1", 0))
-    port = free.getsockname()[1]
-    free.close()
     with pytest.raises(AmiUnreachable):
-        await ami_action(ami.with_(ami_port=port), {"Action": "Ping"}, timeout=3)
+        await ami_action(ami.with_(ami_port=free_port()), {"Action": "Ping"}, timeout=3)
 
 
 def _exposed_sockets(pid: int) -> list[str]:
