@@ -145,6 +145,19 @@ class TransferService:
             return None
         return h.pop()
 
+    def targets(self, username: str) -> dict:
+        """Who and where this agent can transfer to: the desk's picker. An agent's
+        state comes from the supervisor's live view (on_call, ringing, paused...)."""
+        live = getattr(self.c.supervisor, "live", None) if self.c.supervisor is not None else None
+        people = []
+        for info in sorted(self.directory.by_username.values(), key=lambda i: (i.role != "expert", i.username)):
+            if info.role not in TARGET_ROLES or info.username == username:
+                continue
+            view = live.agents.get(info.username) if live is not None else None
+            people.append({"username": info.username, "display_name": info.display_name, "role": info.role,
+                           "extension": info.extension, "state": view.state if view is not None else None})
+        return {"experts": people, "queues": list(self.queues)}
+
     # -- checks ----------------------------------------------------------------
 
     def plan(self, username: str, mode: str, target: dict, notes: str | None, draft: dict | None) -> Plan:

@@ -32,6 +32,14 @@ def _service(container):
     return service
 
 
+@router.get("/api/v1/agent/transfer/targets")
+async def agent_transfer_targets(user=Depends(current_user), container=Depends(get_container)):
+    """The experts/agents (with their live state) and queues this user can transfer to."""
+    service = _service(container)
+    await refresh_directory(container)
+    return service.targets(user.username)
+
+
 @router.post("/api/v1/agent/transfer", status_code=202)
 async def agent_transfer(body: TransferIn, request: Request, user=Depends(current_user),
                          container=Depends(get_container), db: AsyncSession = Depends(get_db)):

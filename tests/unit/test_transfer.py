@@ -461,3 +461,22 @@ async def test_a_site_without_a_threeway_code_gets_a_clear_502(env):
     r = await clients["alice"].post("/api/v1/agent/transfer/consult", {"action": "threeway"})
     assert r.status_code == 502 and "no atxferthreeway code" in r.json()["detail"], r.text
     assert _dtmf(fake) == []
+
+
+async def test_the_transfer_picker_lists_experts_first_with_their_state_and_never_me(env):
+    from tests.factories import PASSWORD
+    from tests.live import DeskClient
+
+    app, fake, clients = env
+    bob = await DeskClient(app.state.base_url, "bob", PASSWORD).login()  # joins his queue
+    live = app.state.container.supervisor.live
+    await until(lambda: live.agents.get("bob") is not None and live.agents["bob"].state == "available")
+    await bob.close()
+    r = await clients["alice"].get("/api/v1/agent/transfer/targets")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [(p["username"], p["role"], p["extension"]) for p in body["experts"]] == [
+        ("erin", "expert", "1003"), ("bob", "agent", "1002")]  # not alice herself, not sam, not nora
+    assert body["experts"][1]["state"] == "available"  # bob is logged in to his queue
+    assert body["queues"] == ["support", "sales", "operator"]
+    assert (await DeskClient(app.state.base_url, "x", "y").get("/api/v1/agent/transfer/targets")).status_code == 401
