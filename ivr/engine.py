@@ -162,21 +162,18 @@ class Engine:
             digits = await self._collect(channel, session, node, lead)
             if digits is None:
                 timeouts += 1
-                if timeouts > on_timeout.retries:
-                    session.step(node.name, node.type, None, "timeout", then=on_timeout.then)
-                    return on_timeout.then
-                session.step(node.name, node.type, None, "timeout", retry=timeouts)
-                lead = on_timeout.prompt
-                continue
-            nxt = await accept(digits)
-            if nxt is not None:
-                return nxt
-            invalid += 1
-            if invalid > on_invalid.retries:
-                session.step(node.name, node.type, digits, "invalid", then=on_invalid.then)
-                return on_invalid.then
-            session.step(node.name, node.type, digits, "invalid", retry=invalid)
-            lead = on_invalid.prompt
+                outcome, policy, tries = "timeout", on_timeout, timeouts
+            else:
+                nxt = await accept(digits)
+                if nxt is not None:
+                    return nxt
+                invalid += 1
+                outcome, policy, tries = "invalid", on_invalid, invalid
+            if tries > policy.retries:
+                session.step(node.name, node.type, digits, outcome, then=policy.then)
+                return policy.then
+            session.step(node.name, node.type, digits, outcome, retry=tries)
+            lead = policy.prompt
 
     # -- node types --------------------------------------------------------------
 
