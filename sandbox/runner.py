@@ -133,6 +133,19 @@ def effective_settings(settings: Settings | None = None) -> Settings:
 
 # ---------------------------------------------------------------- chroot paths
 
+def _flock_within(fh, timeout: float, poll: float, busy: str) -> None:
+    """Take the exclusive lock on ``fh``, trying every ``poll`` seconds: SandboxError(``busy``) after ``timeout``."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > end:
+                raise SandboxError(busy) from None
+            time.sleep(poll)  # polling a lock another process holds
+
+
 @contextlib.contextmanager
 def exclusive_use(settings: Settings | None = None, *, who: str = "", timeout: float = 1800.0):
     """Hold the machine's one sandbox Asterisk for a whole test session or benchmark.
@@ -152,16 +165,8 @@ def exclusive_use(settings: Settings | None = None, *, who: str = "", timeout: f
         except BlockingIOError:
             print(f"waiting for the sandbox Asterisk ({d / 'use.lock'} held by another session) {who}",
                   file=sys.stderr, flush=True)
-            end = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > end:
-                        raise SandboxError(f"the sandbox Asterisk stayed busy for {timeout:.0f}s "
-                                           f"({d / 'use.lock'})") from None
-                    time.sleep(0.5)  # polling a lock another process holds
+            _flock_within(fh, timeout, 0.5, f"the sandbox Asterisk stayed busy for {timeout:.0f}s "
+                                            f"({d / 'use.lock'})")
         yield
     finally:
         fh.close()
@@ -306,15 +311,7 @@ class Sandbox:
         d.mkdir(parents=True, exist_ok=True)
         fh = open(d / "lock", "a+")
         try:
-            end = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > end:
-                        raise SandboxError(f"another ctidesk sandbox command holds {d / 'lock'}") from None
-                    time.sleep(0.2)
+            _flock_within(fh, timeout, 0.2, f"another ctidesk sandbox command holds {d / 'lock'}")
             yield
         finally:
             fh.close()
