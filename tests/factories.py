@@ -98,3 +98,9 @@ async def quick_user(db, username: str, role: str):
     db.add(user)
     await db.commit()
     return user
+
+
+async def bearers(app, db, people: dict[str, tuple[str, str]]) -> dict[str, dict]:
+    """Bearer headers of :func:`quick_user` users by key: ``{key: (username, role)}``."""
+    settings = app.state.container.settings
+    return {key: bearer(settings, await quick_user(db, name, role)) for key, (name, role) in people.items()}

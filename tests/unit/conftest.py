@@ -1,11 +1,11 @@
 """Fixtures shared by the unit tests of the HTTP API: the app on a fresh
-SQLite file (a module may define its own ``app``), a client and a session."""
+SQLite file (a module may define its own ``app``), a client, a session and a customer."""
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from tests.factories import make_app
+from tests.factories import make_app, make_customer
 
 
 @pytest.fixture
@@ -25,6 +25,12 @@ async def client(app):
 async def db(app):
     async with app.state.container.sessionmaker() as session:
         yield session
+
+
+@pytest.fixture
+async def customer(db):
+    """Zhang San, 13800138000."""
+    return await make_customer(db, name="Zhang San", phones=["13800138000"])
 
 
 def pytest_configure(config):

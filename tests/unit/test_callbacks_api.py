@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from accounts.models import AuditLog
-from tests.factories import bearer, make_customer, quick_user
+from tests.factories import bearers, make_customer
 from tickets import callbacks, hooks, sla
 from tickets.models import Callback, Ticket, TicketHistory
 
@@ -16,16 +16,8 @@ UTC = timezone.utc
 
 @pytest.fixture
 async def users(app, db):
-    settings = app.state.container.settings
-    out = {}
-    for name, role in (("agent1", "agent"), ("agent2", "agent"), ("boss", "supervisor")):
-        out[name] = bearer(settings, await quick_user(db, name, role))
-    return out
-
-
-@pytest.fixture
-async def customer(db):
-    return await make_customer(db, name="Zhang San", phones=["13800138000"])
+    return await bearers(app, db, {name: (name, role) for name, role in (
+        ("agent1", "agent"), ("agent2", "agent"), ("boss", "supervisor"))})
 
 
 async def add_ticket(db, customer, state="new", type="repair", **fields):

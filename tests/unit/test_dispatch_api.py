@@ -6,23 +6,15 @@ import pytest
 from sqlalchemy import func, select
 
 from accounts.models import AuditLog
-from tests.factories import bearer, make_customer, quick_user
+from tests.factories import bearers
 from tickets import dispatch
 from tickets.models import Callback, ServiceSite, Technician, Ticket, TicketHistory
 
 
 @pytest.fixture
 async def users(app, db):
-    settings = app.state.container.settings
-    out = {}
-    for name, role in (("agent1", "agent"), ("boss", "supervisor"), ("root", "admin")):
-        out[role] = bearer(settings, await quick_user(db, name, role))
-    return out
-
-
-@pytest.fixture
-async def customer(db):
-    return await make_customer(db, name="Zhang San", phones=["13800138000"])
+    return await bearers(app, db, {role: (name, role) for name, role in (
+        ("agent1", "agent"), ("boss", "supervisor"), ("root", "admin"))})
 
 
 async def add_ticket(db, customer, state="new", type="repair", region="beijing/haidian", **fields):

@@ -12,7 +12,6 @@ from tickets.models import Ticket, TicketHistory
 from tickets.sla import (BusinessCalendar, Span, SlaConfigError, TicketSlaBreached,
                          TicketSlaWarning, add_business_days, add_business_time,
                          business_time_between, load_policy, parse_span)
-from tests.factories import make_customer
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc
@@ -294,11 +293,6 @@ def test_missing_file(tmp_path):
 
 
 # --- due times on tickets -----------------------------------------------------------
-
-@pytest.fixture
-async def customer(db):
-    return await make_customer(db, name="Zhang San", phones=["13800138000"])
-
 
 async def add_ticket(db, customer, policy, type="complaint", created=local(2026, 3, 2, 10, 0),
                      state="new", customer_class=None, **fields) -> Ticket:

@@ -28,11 +28,6 @@ async def sup_auth(app, db):
     return bearer(app.state.container.settings, user)
 
 
-@pytest.fixture
-async def customer(db):
-    return await make_customer(db, name="Zhang San", phones=["13800138000"])
-
-
 async def new_ticket(client, auth, customer_id, **fields):
     body = {"type": "repair", "customer_id": customer_id, "description": "no power", **fields}
     r = await client.post("/api/v1/tickets", headers=auth, json=body)
