@@ -4,14 +4,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.security import ROLES, authenticate_websocket, current_user
+from accounts.security import ROLES, authenticate_same_origin, current_user
 from accounts.service import audit
 from agent_desk.hub import Connection
 from agent_desk.pages import STATIC, add_pages
@@ -159,13 +158,7 @@ def _state(container, info) -> dict:
 @router.websocket("/ws/agent")
 async def agent_socket(websocket: WebSocket):
     container = websocket.app.state.container
-    origin = websocket.headers.get("origin")
-    if origin and urlsplit(origin).netloc != websocket.headers.get("host"):
-        # A cookie would authenticate a cross-site page too: refuse foreign origins.
-        await websocket.accept()
-        await websocket.close(code=4403, reason="cross-origin")
-        return
-    user = await authenticate_websocket(websocket, ROLES)
+    user = await authenticate_same_origin(websocket, ROLES)
     if user is None:
         return
     await websocket.accept()

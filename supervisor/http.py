@@ -12,13 +12,12 @@ import json
 import logging
 import uuid
 from typing import Literal
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.security import authenticate_websocket, require_roles
+from accounts.security import authenticate_same_origin, require_roles
 from accounts.service import audit
 from agent_desk.pages import add_pages
 from cti.actions import ActionFailed
@@ -57,12 +56,7 @@ async def supervisor_config(user=Depends(supervisor_only), container=Depends(get
 async def supervisor_socket(websocket: WebSocket):
     """Snapshot, then events; coalesced and resynced per client (see supervisor.feed)."""
     container = websocket.app.state.container
-    origin = websocket.headers.get("origin")
-    if origin and urlsplit(origin).netloc != websocket.headers.get("host"):
-        await websocket.accept()
-        await websocket.close(code=4403, reason="cross-origin")
-        return
-    user = await authenticate_websocket(websocket, SUPERVISORS)
+    user = await authenticate_same_origin(websocket, SUPERVISORS)
     if user is None:
         return
     sup = container.supervisor
@@ -137,6 +131,20 @@ def _member_queues(container, info, queue: str | None) -> list[str]:
     return queues
 
 
+async def _in_each_queue(container, db: AsyncSession, request: Request, user, username: str,
+                         queue: str | None, action: str, do, **detail) -> list[str]:
+    """``await do(queue, interface)`` in ``queue`` or each queue the agent is in, audited as
+    ``action`` (with ``detail``) and committed: the queues."""
+    info = await _agent(container, username)
+    queues = _member_queues(container, info, queue)
+    for q in queues:
+        await do(q, info.interface)
+    await audit(db=db, actor=user.username, action=action, target=username,
+                detail={"queues": queues, **detail}, ip=client_ip(request))
+    await db.commit()
+    return queues
+
+
 @router.post("/api/v1/supervisor/agents/{username}/pause")
 async def pause_agent(username: str, body: PauseIn, request: Request, user=Depends(supervisor_only),
                       container=Depends(get_container), db: AsyncSession = Depends(get_db)):
@@ -145,13 +153,11 @@ async def pause_agent(username: str, body: PauseIn, request: Request, user=Depen
     if body.reason not in reasons:
         raise HTTPException(422, [{"loc": ["body", "reason"], "type": "value_error",
                                    "msg": f"unknown pause reason {body.reason!r}; use one of {', '.join(reasons)}"}])
-    info = await _agent(container, username)
-    queues = _member_queues(container, info, body.queue)
-    for q in queues:
-        await container.actions.queue_pause(queue=q, interface=info.interface, paused=True, reason=body.reason)
-    await audit(db=db, actor=user.username, action="supervisor.agent_pause", target=username,
-                detail={"queues": queues, "reason": body.reason}, ip=client_ip(request))
-    await db.commit()
+    queues = await _in_each_queue(
+        container, db, request, user, username, body.queue, "supervisor.agent_pause",
+        lambda q, interface: container.actions.queue_pause(queue=q, interface=interface, paused=True,
+                                                           reason=body.reason),
+        reason=body.reason)
     return {"agent": username, "paused": True, "reason": body.reason, "queues": queues}
 
 
@@ -159,13 +165,9 @@ async def pause_agent(username: str, body: PauseIn, request: Request, user=Depen
 async def unpause_agent(username: str, request: Request, body: QueueIn | None = None,
                         user=Depends(supervisor_only), container=Depends(get_container),
                         db: AsyncSession = Depends(get_db)):
-    info = await _agent(container, username)
-    queues = _member_queues(container, info, body.queue if body else None)
-    for q in queues:
-        await container.actions.queue_pause(queue=q, interface=info.interface, paused=False)
-    await audit(db=db, actor=user.username, action="supervisor.agent_unpause", target=username,
-                detail={"queues": queues}, ip=client_ip(request))
-    await db.commit()
+    queues = await _in_each_queue(
+        container, db, request, user, username, body.queue if body else None, "supervisor.agent_unpause",
+        lambda q, interface: container.actions.queue_pause(queue=q, interface=interface, paused=False))
     return {"agent": username, "paused": False, "queues": queues}
 
 
@@ -174,13 +176,9 @@ async def logout_agent(username: str, request: Request, body: QueueIn | None = N
                        user=Depends(supervisor_only), container=Depends(get_container),
                        db: AsyncSession = Depends(get_db)):
     """Take an agent out of one queue (or all): app_queue stops offering them calls."""
-    info = await _agent(container, username)
-    queues = _member_queues(container, info, body.queue if body else None)
-    for q in queues:
-        await container.actions.queue_remove(queue=q, interface=info.interface)
-    await audit(db=db, actor=user.username, action="supervisor.agent_queue_logout", target=username,
-                detail={"queues": queues}, ip=client_ip(request))
-    await db.commit()
+    queues = await _in_each_queue(
+        container, db, request, user, username, body.queue if body else None, "supervisor.agent_queue_logout",
+        lambda q, interface: container.actions.queue_remove(queue=q, interface=interface))
     return {"agent": username, "removed_from": queues}
 
 
