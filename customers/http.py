@@ -48,6 +48,14 @@ async def _audit(db: AsyncSession, user: User, request: Request, action: str, cu
                          ip=client_ip(request), detail=detail)
 
 
+async def _profile_after(db: AsyncSession, user: User, request: Request, action: str, customer,
+                         detail: dict) -> dict:
+    """Audit ``action`` on ``customer`` and commit: the customer's profile."""
+    await _audit(db, user, request, action, customer.id, detail)
+    await db.commit()
+    return service.profile(customer)
+
+
 async def _active(db: AsyncSession, customer_id: int):
     with _service_errors():
         return await service.get_active(db=db, customer_id=customer_id)
@@ -81,11 +89,9 @@ async def create_customer(body: CustomerIn, request: Request,
     with _service_errors():
         customer = await service.create(db=db, country_code=container.settings.default_country_code,
                                         **fields)
-    await _audit(db, user, request, "customer.create", customer.id, {
+    return await _profile_after(db, user, request, "customer.create", customer, {
         "name": customer.name, "kind": customer.kind,
         "phones": [p.normalized for p in customer.phones]})
-    await db.commit()
-    return service.profile(customer)
 
 
 @router.get("/{customer_id}", response_model=CustomerProfileOut)
@@ -172,9 +178,7 @@ async def add_phone(customer_id: int, body: PhoneIn, request: Request,
     with _service_errors():
         row = await service.add_phone(db=db, customer=customer, phone=body.phone, label=body.label,
                                       country_code=container.settings.default_country_code)
-    await _audit(db, user, request, "customer.phone_add", customer.id, {"phone": row.normalized})
-    await db.commit()
-    return service.profile(customer)
+    return await _profile_after(db, user, request, "customer.phone_add", customer, {"phone": row.normalized})
 
 
 @router.delete("/{customer_id}/phones/{phone}", response_model=CustomerProfileOut)
@@ -186,9 +190,7 @@ async def remove_phone(customer_id: int, phone: str, request: Request,
     with _service_errors():
         await service.remove_phone(db=db, customer=customer, phone=phone,
                                    country_code=container.settings.default_country_code)
-    await _audit(db, user, request, "customer.phone_remove", customer.id, {"phone": phone})
-    await db.commit()
-    return service.profile(customer)
+    return await _profile_after(db, user, request, "customer.phone_remove", customer, {"phone": phone})
 
 
 @router.post("/{customer_id}/addresses", response_model=CustomerProfileOut, status_code=201)
@@ -197,9 +199,7 @@ async def add_address(customer_id: int, body: AddressIn, request: Request,
     customer = await _active(db, customer_id)
     with _service_errors():
         row = await service.add_address(db=db, customer=customer, **body.model_dump())
-    await _audit(db, user, request, "customer.address_add", customer.id, {"address_id": row.id})
-    await db.commit()
-    return service.profile(customer)
+    return await _profile_after(db, user, request, "customer.address_add", customer, {"address_id": row.id})
 
 
 @router.post("/{customer_id}/contacts", response_model=CustomerProfileOut, status_code=201)
@@ -210,10 +210,8 @@ async def add_contact(customer_id: int, body: ContactIn, request: Request,
     with _service_errors():
         row = await service.add_contact(db=db, customer=customer, **body.model_dump(),
                                         country_code=container.settings.default_country_code)
-    await _audit(db, user, request, "customer.contact_add", customer.id,
-                 {"contact_id": row.id, "name": row.name})
-    await db.commit()
-    return service.profile(customer)
+    return await _profile_after(db, user, request, "customer.contact_add", customer,
+                                {"contact_id": row.id, "name": row.name})
 
 
 @router.post("/{customer_id}/products", response_model=CustomerProfileOut, status_code=201)
@@ -222,10 +220,8 @@ async def add_product(customer_id: int, body: ProductIn, request: Request,
     customer = await _active(db, customer_id)
     with _service_errors():
         row = await service.add_product(db=db, customer=customer, **body.model_dump())
-    await _audit(db, user, request, "customer.product_add", customer.id,
-                 {"product_id": row.id, "model": row.model, "serial": row.serial})
-    await db.commit()
-    return service.profile(customer)
+    return await _profile_after(db, user, request, "customer.product_add", customer,
+                                {"product_id": row.id, "model": row.model, "serial": row.serial})
 
 
 @router.delete("/{customer_id}/{part}/{part_id}", response_model=CustomerProfileOut)
@@ -236,6 +232,4 @@ async def remove_part(customer_id: int, part: Literal["addresses", "contacts", "
     with _service_errors():
         await service.remove_part(db=db, customer=customer, part=part, part_id=part_id)
     singular = {"addresses": "address", "contacts": "contact", "products": "product"}[part]
-    await _audit(db, user, request, f"customer.{singular}_remove", customer.id, {"id": part_id})
-    await db.commit()
-    return service.profile(customer)
+    return await _profile_after(db, user, request, f"customer.{singular}_remove", customer, {"id": part_id})
