@@ -182,27 +182,25 @@ class FakeBackend:
             user = entry["user"]
             return {"access_token": token_for(user["username"]), "token_type": "bearer", "user": user}
 
-        @app.post("/api/v1/agent/login")
-        async def agent_login(request: Request):
+        async def queue_login(request: Request, logged_in: bool):
+            """Join (or leave) every queue of the user: the new state is broadcast."""
             user = self._bearer_user(request)
-            self.calls.append(("/api/v1/agent/login", user and user["username"]))
+            self.calls.append((request.url.path, user and user["username"]))
             if user is None:
                 return JSONResponse({"detail": "Not authenticated"}, status_code=401)
-            st = {"state": "available", "queues": list(user["queues"]), "paused_reason": None}
+            st = {"state": "available" if logged_in else "logged_out",
+                  "queues": list(user["queues"]) if logged_in else [], "paused_reason": None}
             self.agent_states[user["username"]] = st
             await self._broadcast({"type": "agent_state", **st})
             return {"queues": st["queues"], "state": st["state"]}
 
+        @app.post("/api/v1/agent/login")
+        async def agent_login(request: Request):
+            return await queue_login(request, True)
+
         @app.post("/api/v1/agent/logout")
         async def agent_logout(request: Request):
-            user = self._bearer_user(request)
-            self.calls.append(("/api/v1/agent/logout", user and user["username"]))
-            if user is None:
-                return JSONResponse({"detail": "Not authenticated"}, status_code=401)
-            st = {"state": "logged_out", "queues": [], "paused_reason": None}
-            self.agent_states[user["username"]] = st
-            await self._broadcast({"type": "agent_state", **st})
-            return {"queues": [], "state": "logged_out"}
+            return await queue_login(request, False)
 
         async def record(request: Request, user) -> Any:
             body = None
