@@ -12,7 +12,7 @@ import {
   ApiError, apiRequest, getStoredUser, getToken, goToLogin, isLeaving, storeUser,
 } from '/static/api.js';
 import {
-  buildAttach, buildNewTicket, initMyWork, newPopWork, popTickets, renderMyWork,
+  buildAttach, buildNewTicket, initMyWork, newPopWork, popTickets, renderMyWork, ticketHead,
 } from '/static/work.js';
 import { el, isObj, str } from '/static/dom.js';
 import { onMonitoring } from '/static/wallboard_monitor_notice.js';
@@ -499,11 +499,7 @@ function buildTickets(p) {
   const list = el('ul', { className: 'ticket-list' });
   for (const tk of tickets) {
     list.appendChild(el('li', { className: 'ticket', testid: 'pop-ticket', attrs: { 'data-ticket-id': tk.id } },
-      el('div', { className: 'ticket-head' },
-        el('span', { className: 'ticket-id', text: `#${str(tk.id)}` }),
-        el('span', { className: 'chip chip-type', text: tv('ticket.type', str(tk.type)) }),
-        el('span', { className: 'chip chip-state', attrs: { 'data-state': str(tk.state) },
-          text: tv('ticket.state', str(tk.state)) }),
+      ticketHead(tk,
         el('span', { className: 'ticket-date', text: t('ticket.created', { when: fmtDateTime(tk.created_at) }) })),
       el('p', { className: 'ticket-desc', text: str(tk.description) || t('value.none') }),
       buildAttach(ctx, tk)));

@@ -306,26 +306,38 @@ function section(testid, title, count) {
   return el('section', { className: 'panel mywork-section', testid }, head);
 }
 
+// The error, loading and empty states of a My work list into its box: true when that is all it shows.
+function listStates(box, items, error, emptyKey) {
+  if (error) box.appendChild(el('p', { className: 'form-error mywork-error', text: error }));
+  if (items === null) {
+    if (!error) box.appendChild(el('p', { className: 'empty', text: t('mywork.loading') }));
+    return true;
+  }
+  if (!items.length) {
+    box.appendChild(el('p', { className: 'empty', text: t(emptyKey) }));
+    return true;
+  }
+  return false;
+}
+
+// A ticket's head line (number, type, state), then ``extra`` (null is left out).
+export function ticketHead(tk, ...extra) {
+  return el('div', { className: 'ticket-head' },
+    el('span', { className: 'ticket-id', text: `#${str(tk.id)}` }),
+    el('span', { className: 'chip chip-type', text: tv('ticket.type', str(tk.type)) }),
+    el('span', { className: 'chip chip-state', attrs: { 'data-state': str(tk.state) },
+      text: tv('ticket.state', str(tk.state)) }),
+    ...extra);
+}
+
 function buildMyTickets() {
   const items = mw.tickets || [];
   const box = section('my-tickets', t('mywork.tickets'), items.length);
-  if (mw.ticketsError) box.appendChild(el('p', { className: 'form-error mywork-error', text: mw.ticketsError }));
-  if (mw.tickets === null) {
-    if (!mw.ticketsError) box.appendChild(el('p', { className: 'empty', text: t('mywork.loading') }));
-    return box;
-  }
-  if (!items.length) {
-    box.appendChild(el('p', { className: 'empty', text: t('mywork.tickets_empty') }));
-    return box;
-  }
+  if (listStates(box, mw.tickets, mw.ticketsError, 'mywork.tickets_empty')) return box;
   const list = el('ul', { className: 'ticket-list' });
   for (const tk of items) {
     list.appendChild(el('li', { className: 'ticket', testid: 'my-ticket', attrs: { 'data-ticket-id': tk.id } },
-      el('div', { className: 'ticket-head' },
-        el('span', { className: 'ticket-id', text: `#${str(tk.id)}` }),
-        el('span', { className: 'chip chip-type', text: tv('ticket.type', str(tk.type)) }),
-        el('span', { className: 'chip chip-state', attrs: { 'data-state': str(tk.state) },
-          text: tv('ticket.state', str(tk.state)) }),
+      ticketHead(tk,
         str(tk.priority) ? el('span', { className: 'chip chip-muted', attrs: { 'data-priority': str(tk.priority) },
           text: tv('priority', str(tk.priority)) }) : null),
       el('p', { className: 'ticket-desc', text: str(tk.description) || t('value.none') }),
@@ -448,15 +460,7 @@ async function saveCallback(id, f) {
 function buildMyCallbacks() {
   const items = mw.callbacks || [];
   const box = section('my-callbacks', t('mywork.callbacks'), items.length);
-  if (mw.callbacksError) box.appendChild(el('p', { className: 'form-error mywork-error', text: mw.callbacksError }));
-  if (mw.callbacks === null) {
-    if (!mw.callbacksError) box.appendChild(el('p', { className: 'empty', text: t('mywork.loading') }));
-    return box;
-  }
-  if (!items.length) {
-    box.appendChild(el('p', { className: 'empty', text: t('mywork.callbacks_empty') }));
-    return box;
-  }
+  if (listStates(box, mw.callbacks, mw.callbacksError, 'mywork.callbacks_empty')) return box;
   const list = el('ul', { className: 'ticket-list' });
   for (const cb of items) list.appendChild(buildCallback(cb));
   box.appendChild(list);
