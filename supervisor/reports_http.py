@@ -102,50 +102,58 @@ def _fmt(fmt: str) -> str:
     return fmt
 
 
+class _Asked:
+    """What every report is asked with: the period (``from``, ``to``, ``tz``), ``format``
+    (json, csv, xlsx) and, for CSV, ``table``; by a supervisor or admin."""
+
+    def __init__(self, request: Request, from_: str | None = Query(None, alias="from"), to: str | None = None,
+                 tz: str | None = None, format: str = "json", table: str | None = None,
+                 user=Depends(supervisor_only), db: AsyncSession = Depends(get_db)) -> None:
+        self.request, self.from_, self.to, self.tz, self.format, self.table = request, from_, to, tz, format, table
+        self.user, self.db = user, db
+
+    def period(self):
+        return _period(self.from_, self.to, self.tz)
+
+    async def answer(self, result: dict, fmt: str, s, e) -> Response | dict:
+        return await _respond(result, fmt=fmt, table=self.table, s=s, e=e, request=self.request, user=self.user,
+                              db=self.db)
+
+
+async def _report(asked: _Asked, build) -> Response | dict:
+    """``await build(start, end, zone)`` over the asked period, answered in the asked format."""
+    fmt = _fmt(asked.format)
+    s, e, zone = asked.period()
+    return await asked.answer(await build(s, e, zone), fmt, s, e)
+
+
 @router.get("/calls")
-async def calls_report(request: Request, from_: str | None = Query(None, alias="from"), to: str | None = None,
-                       interval: str = "1h", tz: str | None = None, format: str = "json",
-                       table: str | None = None, user=Depends(supervisor_only), db: AsyncSession = Depends(get_db)):
+async def calls_report(interval: str = "1h", asked: _Asked = Depends()):
     """Call volume by interval and queue, by direction and outcome."""
-    fmt = _fmt(format)
+    fmt = _fmt(asked.format)
     if interval not in reports.INTERVALS:
         raise _bad("interval", f"interval must be one of {', '.join(reports.INTERVALS)}")
-    s, e, zone = _period(from_, to, tz)
+    s, e, zone = asked.period()
     if (e - s).total_seconds() / reports.INTERVALS[interval] > 5000:
         raise _bad("interval", "too many intervals for this period; choose a longer interval")
-    result = await reports.call_volume(db, start=s, end=e, interval=interval, tz=zone)
-    return await _respond(result, fmt=fmt, table=table, s=s, e=e, request=request, user=user, db=db)
+    result = await reports.call_volume(asked.db, start=s, end=e, interval=interval, tz=zone)
+    return await asked.answer(result, fmt, s, e)
 
 
 @router.get("/business")
-async def business_report(request: Request, from_: str | None = Query(None, alias="from"), to: str | None = None,
-                          tz: str | None = None, format: str = "json", table: str | None = None,
-                          user=Depends(supervisor_only), db: AsyncSession = Depends(get_db)):
+async def business_report(asked: _Asked = Depends()):
     """Tickets created in the period by type and state."""
-    fmt = _fmt(format)
-    s, e, zone = _period(from_, to, tz)
-    result = await reports.business_volume(db, start=s, end=e, tz=zone)
-    return await _respond(result, fmt=fmt, table=table, s=s, e=e, request=request, user=user, db=db)
+    return await _report(asked, lambda s, e, zone: reports.business_volume(asked.db, start=s, end=e, tz=zone))
 
 
 @router.get("/workload")
-async def workload_report(request: Request, from_: str | None = Query(None, alias="from"), to: str | None = None,
-                          tz: str | None = None, format: str = "json", table: str | None = None,
-                          user=Depends(supervisor_only), db: AsyncSession = Depends(get_db)):
+async def workload_report(asked: _Asked = Depends()):
     """Per agent: calls answered, talk, hold, wrap-up, pause, login time, occupancy."""
-    fmt = _fmt(format)
-    s, e, _ = _period(from_, to, tz)
-    result = await reports.workload(db, start=s, end=e)
-    return await _respond(result, fmt=fmt, table=table, s=s, e=e, request=request, user=user, db=db)
+    return await _report(asked, lambda s, e, _: reports.workload(asked.db, start=s, end=e))
 
 
 @router.get("/queues")
-async def queues_report(request: Request, from_: str | None = Query(None, alias="from"), to: str | None = None,
-                        tz: str | None = None, format: str = "json", table: str | None = None,
-                        user=Depends(supervisor_only), container=Depends(get_container),
-                        db: AsyncSession = Depends(get_db)):
+async def queues_report(asked: _Asked = Depends(), container=Depends(get_container)):
     """Queue quality: SL, ASA, AHT, abandonment rate, short abandons (formulas in the answer)."""
-    fmt = _fmt(format)
-    s, e, _ = _period(from_, to, tz)
-    result = await reports.queue_quality(db, start=s, end=e, config=get_config(container))
-    return await _respond(result, fmt=fmt, table=table, s=s, e=e, request=request, user=user, db=db)
+    return await _report(asked, lambda s, e, _: reports.queue_quality(asked.db, start=s, end=e,
+                                                                      config=get_config(container)))
