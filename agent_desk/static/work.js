@@ -263,28 +263,25 @@ const mw = {
   forms: new Map(), // callback id -> {outcome, satisfaction, notes, error, busy}
 };
 
-export async function loadMyTickets() {
+// One My work list (``tickets`` or ``callbacks``, with its ``<list>Error``) from ``path``, then a render.
+async function loadMine(list, path) {
   try {
-    const data = await apiRequest('/api/v1/tickets?assignee=me&open=true', { method: 'GET', lang: getLang() });
-    mw.tickets = isObj(data) && Array.isArray(data.items) ? data.items.filter(isObj) : [];
-    mw.ticketsError = null;
+    const data = await apiRequest(path, { method: 'GET', lang: getLang() });
+    mw[list] = isObj(data) && Array.isArray(data.items) ? data.items.filter(isObj) : [];
+    mw[`${list}Error`] = null;
   } catch (e) {
     if (isLeaving()) return;
-    mw.ticketsError = requestErrorText(e);
+    mw[`${list}Error`] = requestErrorText(e);
   }
   renderMyWork();
 }
 
+export async function loadMyTickets() {
+  return loadMine('tickets', '/api/v1/tickets?assignee=me&open=true');
+}
+
 export async function loadMyCallbacks() {
-  try {
-    const data = await apiRequest('/api/v1/callbacks?assignee=me&state=pending', { method: 'GET', lang: getLang() });
-    mw.callbacks = isObj(data) && Array.isArray(data.items) ? data.items.filter(isObj) : [];
-    mw.callbacksError = null;
-  } catch (e) {
-    if (isLeaving()) return;
-    mw.callbacksError = requestErrorText(e);
-  }
-  renderMyWork();
+  return loadMine('callbacks', '/api/v1/callbacks?assignee=me&state=pending');
 }
 
 export function loadMyWork() {
