@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import User
 from ctidesk.db import equal_to, utcnow
 from customers.models import Customer
+from tickets.errors import FieldRefused
 from tickets.models import Callback, Ticket, TicketHistory
 from tickets.sla import SlaPolicy, default_policy
 
@@ -53,12 +54,8 @@ class NotFound(CallbackError, LookupError):
         super().__init__(f"callback {callback_id} not found")
 
 
-class InvalidField(CallbackError, ValueError):
+class InvalidField(CallbackError, FieldRefused):
     """Input the caller can fix: ``field`` names it (the 422's loc)."""
-
-    def __init__(self, field: str, message: str, value: Any = None) -> None:
-        self.field, self.message, self.value = field, message, value
-        super().__init__(message)
 
 
 class Conflict(CallbackError):

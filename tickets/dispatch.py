@@ -31,8 +31,9 @@ from typing import Any, Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ctidesk.db import utcnow
+from ctidesk.db import equal_to, utcnow
 from tickets import hooks
+from tickets.errors import FieldRefused
 from tickets.models import OPEN_STATES, ServiceSite, Technician, Ticket, TicketHistory
 
 DISPATCHABLE_FROM = ("new", "assigned", "reopened")
@@ -54,12 +55,8 @@ class NotFound(DispatchError, LookupError):
         super().__init__(f"{what} {ident} not found")
 
 
-class InvalidField(DispatchError, ValueError):
+class InvalidField(DispatchError, FieldRefused):
     """Input the caller can fix: ``field`` names it (the 422's loc)."""
-
-    def __init__(self, field: str, message: str, value: Any = None) -> None:
-        self.field, self.message, self.value = field, message, value
-        super().__init__(message)
 
 
 class Conflict(DispatchError):
@@ -148,25 +145,49 @@ def _list_filter(column, region: str | None):
     return column.icontains(region.split("/")[0].strip(), autoescape=True) | column.contains("*")
 
 
+async def _rows(db: AsyncSession, model, *conditions, active: bool | None, region: str | None) -> list:
+    """Sites or technicians (``model``) by name: the ``active`` ones (or all), those
+    meeting ``conditions``, those covering ``region`` (or all)."""
+    stmt = select(model).order_by(model.name, model.id)
+    if active is not None:
+        stmt = stmt.where(model.active.is_(active))
+    stmt = stmt.where(*conditions)
+    if region:
+        stmt = stmt.where(_list_filter(model.regions, region))
+    rows = list((await db.execute(stmt)).scalars())
+    if region:
+        rows = [r for r in rows if region_match(split_list(r.regions), region)]
+    return rows
+
+
+async def _row(db: AsyncSession, model, what: str, ident: int):
+    row = await db.get(model, ident)
+    if row is None:
+        raise NotFound(what, ident)
+    return row
+
+
+async def _added(db: AsyncSession, row):
+    db.add(row)
+    await db.flush()
+    return row
+
+
+async def _changed(db: AsyncSession, row, changes: dict, allowed: tuple[str, ...]):
+    for name, value in (await _clean(db, changes, allowed)).items():
+        setattr(row, name, value)
+    await db.flush()
+    return row
+
+
 async def list_sites(*, db: AsyncSession, active: bool | None = None, region: str | None = None
                      ) -> list[ServiceSite]:
     """Sites by name; ``region`` keeps those covering it."""
-    stmt = select(ServiceSite).order_by(ServiceSite.name, ServiceSite.id)
-    if active is not None:
-        stmt = stmt.where(ServiceSite.active.is_(active))
-    if region:
-        stmt = stmt.where(_list_filter(ServiceSite.regions, region))
-    sites = list((await db.execute(stmt)).scalars())
-    if region:
-        sites = [s for s in sites if region_match(split_list(s.regions), region)]
-    return sites
+    return await _rows(db, ServiceSite, active=active, region=region)
 
 
 async def get_site(*, db: AsyncSession, site_id: int) -> ServiceSite:
-    site = await db.get(ServiceSite, site_id)
-    if site is None:
-        raise NotFound("service site", site_id)
-    return site
+    return await _row(db, ServiceSite, "service site", site_id)
 
 
 def _name(value: Any) -> str:
@@ -218,42 +239,22 @@ async def create_site(*, db: AsyncSession, name: str, regions: Iterable[str] = (
                       active: bool = True) -> ServiceSite:
     values = await _clean(db, {"name": name, "regions": regions, "skills": skills, "phone": phone,
                                "active": active}, _SITE_FIELDS)
-    site = ServiceSite(**values)
-    db.add(site)
-    await db.flush()
-    return site
+    return await _added(db, ServiceSite(**values))
 
 
 async def update_site(*, db: AsyncSession, site_id: int, changes: dict) -> ServiceSite:
-    site = await get_site(db=db, site_id=site_id)
-    for name, value in (await _clean(db, changes, _SITE_FIELDS)).items():
-        setattr(site, name, value)
-    await db.flush()
-    return site
+    return await _changed(db, await get_site(db=db, site_id=site_id), changes, _SITE_FIELDS)
 
 
 # --- technicians ---------------------------------------------------------------
 
 async def list_technicians(*, db: AsyncSession, active: bool | None = None,
                            site_id: int | None = None, region: str | None = None) -> list[Technician]:
-    stmt = select(Technician).order_by(Technician.name, Technician.id)
-    if active is not None:
-        stmt = stmt.where(Technician.active.is_(active))
-    if site_id is not None:
-        stmt = stmt.where(Technician.site_id == site_id)
-    if region:
-        stmt = stmt.where(_list_filter(Technician.regions, region))
-    techs = list((await db.execute(stmt)).scalars())
-    if region:
-        techs = [t for t in techs if region_match(split_list(t.regions), region)]
-    return techs
+    return await _rows(db, Technician, *equal_to(Technician, site_id=site_id), active=active, region=region)
 
 
 async def get_technician(*, db: AsyncSession, technician_id: int) -> Technician:
-    tech = await db.get(Technician, technician_id)
-    if tech is None:
-        raise NotFound("technician", technician_id)
-    return tech
+    return await _row(db, Technician, "technician", technician_id)
 
 
 async def create_technician(*, db: AsyncSession, name: str, site_id: int | None = None,
@@ -261,18 +262,11 @@ async def create_technician(*, db: AsyncSession, name: str, site_id: int | None 
                             phone: str | None = None, active: bool = True) -> Technician:
     values = await _clean(db, {"name": name, "site_id": site_id, "regions": regions,
                                "skills": skills, "phone": phone, "active": active}, _TECH_FIELDS)
-    tech = Technician(**values)
-    db.add(tech)
-    await db.flush()
-    return tech
+    return await _added(db, Technician(**values))
 
 
 async def update_technician(*, db: AsyncSession, technician_id: int, changes: dict) -> Technician:
-    tech = await get_technician(db=db, technician_id=technician_id)
-    for name, value in (await _clean(db, changes, _TECH_FIELDS)).items():
-        setattr(tech, name, value)
-    await db.flush()
-    return tech
+    return await _changed(db, await get_technician(db=db, technician_id=technician_id), changes, _TECH_FIELDS)
 
 
 def site_dict(site: ServiceSite) -> dict:

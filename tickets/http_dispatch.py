@@ -235,6 +235,13 @@ async def deactivate_technician(technician_id: int, request: Request,
 
 # --- dispatching a ticket -----------------------------------------------------------
 
+async def _moved(db: AsyncSession, request: Request, user: User, action: str, ticket, detail: dict) -> dict:
+    """Audit ``action`` on ``ticket`` and commit: the ticket's view."""
+    await _audit(db, request, user, action, f"ticket:{ticket.id}", detail)
+    await db.commit()
+    return dispatch.ticket_view(ticket)
+
+
 @router.get("/api/v1/tickets/{ticket_id}/dispatch/suggestions")
 async def suggestions(ticket_id: int, user: User = Depends(current_user),
                       db: AsyncSession = Depends(get_db)):
@@ -274,10 +281,8 @@ async def accept(ticket_id: int, request: Request, body: VersionIn | None = Body
                                        version=body and body.version)
     except dispatch.DispatchError as exc:
         return _error(exc)
-    await _audit(db, request, user, "ticket.dispatch_accept", f"ticket:{ticket.id}",
-                 {"site_id": ticket.site_id, "version": ticket.version})
-    await db.commit()
-    return dispatch.ticket_view(ticket)
+    return await _moved(db, request, user, "ticket.dispatch_accept", ticket,
+                        {"site_id": ticket.site_id, "version": ticket.version})
 
 
 @router.post("/api/v1/tickets/{ticket_id}/dispatch/reject")
@@ -290,10 +295,8 @@ async def reject(ticket_id: int, body: RejectIn, request: Request,
                                        reason=body.reason, version=body.version)
     except dispatch.DispatchError as exc:
         return _error(exc)
-    await _audit(db, request, user, "ticket.dispatch_reject", f"ticket:{ticket.id}",
-                 {"site_id": site_id, "reason": body.reason, "version": ticket.version})
-    await db.commit()
-    return dispatch.ticket_view(ticket)
+    return await _moved(db, request, user, "ticket.dispatch_reject", ticket,
+                        {"site_id": site_id, "reason": body.reason, "version": ticket.version})
 
 
 @router.post("/api/v1/tickets/{ticket_id}/dispatch/complete")
@@ -306,8 +309,6 @@ async def complete(ticket_id: int, body: CompleteIn, request: Request,
             version=body.version)
     except dispatch.DispatchError as exc:
         return _error(exc)
-    await _audit(db, request, user, "ticket.dispatch_complete", f"ticket:{ticket.id}",
-                 {"site_id": ticket.site_id, "fee": f"{body.fee:.2f}",
-                  "parts": len(body.parts_used), "version": ticket.version})
-    await db.commit()
-    return dispatch.ticket_view(ticket)
+    return await _moved(db, request, user, "ticket.dispatch_complete", ticket,
+                        {"site_id": ticket.site_id, "fee": f"{body.fee:.2f}",
+                         "parts": len(body.parts_used), "version": ticket.version})

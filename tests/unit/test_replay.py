@@ -34,6 +34,11 @@ def summary(events, keys=("agent", "queue", "caller_number", "caller_name", "out
     return out
 
 
+def of_call(events, call_id: str) -> list:
+    """The :func:`summary` of the events of one call."""
+    return [s for s in summary(events) if s[1] == call_id]
+
+
 def test_queue_ivr_answered():
     events = replay(load_trace(FIXTURES / "queue_ivr_answered.ami"))
     c = "1795449613.96"
@@ -118,8 +123,7 @@ def test_replay_cli_json_lines():
 def test_ringall_two_agents_answered():
     events = replay(load_trace(FIXTURES / "ringall_two_agents_answered.ami"))
     c = "1795451382.0"
-    calls = [s for s in summary(events) if s[1] == c]
-    assert calls == [
+    assert of_call(events, c) == [
         ("call_created", c, None, None),
         ("call_updated", c, "13912345678", "Li Si"),
         ("queue_caller_joined", c, "support", "13912345678", "Li Si"),
@@ -138,8 +142,7 @@ def test_ringall_two_agents_answered():
 def test_unknown_caller_abandoned():
     events = replay(load_trace(FIXTURES / "unknown_caller_abandoned.ami"))
     c = "1795451394.6"
-    calls = [s for s in summary(events) if s[1] == c]
-    assert calls == [
+    assert of_call(events, c) == [
         ("call_created", c, None, None),
         ("call_updated", c, "02155550123", None),
         ("queue_caller_joined", c, "support", "02155550123", None),
@@ -154,8 +157,7 @@ def test_direct_dial_pops_a_known_agent_device():
     data = load_trace(FIXTURES / "direct_dial_agent.ami")
     c = "1795451405.10"
     events = replay(data, agent_devices={"Local/1001@agents": "alice"})
-    calls = [s for s in summary(events) if s[1] == c]
-    assert calls == [
+    assert of_call(events, c) == [
         ("call_created", c, None, None),
         ("call_updated", c, "13700137000", "Wang Wu"),
         ("call_ringing", c, "alice", None, "13700137000", "Wang Wu"),
