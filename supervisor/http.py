@@ -131,55 +131,56 @@ def _member_queues(container, info, queue: str | None) -> list[str]:
     return queues
 
 
-async def _in_each_queue(container, db: AsyncSession, request: Request, user, username: str,
-                         queue: str | None, action: str, do, **detail) -> list[str]:
-    """``await do(queue, interface)`` in ``queue`` or each queue the agent is in, audited as
-    ``action`` (with ``detail``) and committed: the queues."""
-    info = await _agent(container, username)
-    queues = _member_queues(container, info, queue)
-    for q in queues:
-        await do(q, info.interface)
-    await audit(db=db, actor=user.username, action=action, target=username,
-                detail={"queues": queues, **detail}, ip=client_ip(request))
-    await db.commit()
-    return queues
+class _OnAgent:
+    """A supervisor acting on the agent ``username`` of the path, in their queues."""
+
+    def __init__(self, username: str, request: Request, user=Depends(supervisor_only),
+                 container=Depends(get_container), db: AsyncSession = Depends(get_db)) -> None:
+        self.username, self.request, self.user, self.container, self.db = username, request, user, container, db
+
+    async def in_each_queue(self, queue: str | None, action: str, do, **detail) -> list[str]:
+        """``await do(queue, interface)`` in ``queue`` or each queue the agent is in, audited as
+        ``action`` (with ``detail``) and committed: the queues."""
+        info = await _agent(self.container, self.username)
+        queues = _member_queues(self.container, info, queue)
+        for q in queues:
+            await do(q, info.interface)
+        await audit(db=self.db, actor=self.user.username, action=action, target=self.username,
+                    detail={"queues": queues, **detail}, ip=client_ip(self.request))
+        await self.db.commit()
+        return queues
 
 
 @router.post("/api/v1/supervisor/agents/{username}/pause")
-async def pause_agent(username: str, body: PauseIn, request: Request, user=Depends(supervisor_only),
-                      container=Depends(get_container), db: AsyncSession = Depends(get_db)):
+async def pause_agent(body: PauseIn, on: _OnAgent = Depends()):
     """Pause an agent in one queue or all their queues, with a reason code from config."""
-    reasons = get_config(container).pause_reasons
+    reasons = get_config(on.container).pause_reasons
     if body.reason not in reasons:
         raise HTTPException(422, [{"loc": ["body", "reason"], "type": "value_error",
                                    "msg": f"unknown pause reason {body.reason!r}; use one of {', '.join(reasons)}"}])
-    queues = await _in_each_queue(
-        container, db, request, user, username, body.queue, "supervisor.agent_pause",
-        lambda q, interface: container.actions.queue_pause(queue=q, interface=interface, paused=True,
-                                                           reason=body.reason),
+    queues = await on.in_each_queue(
+        body.queue, "supervisor.agent_pause",
+        lambda q, interface: on.container.actions.queue_pause(queue=q, interface=interface, paused=True,
+                                                              reason=body.reason),
         reason=body.reason)
-    return {"agent": username, "paused": True, "reason": body.reason, "queues": queues}
+    return {"agent": on.username, "paused": True, "reason": body.reason, "queues": queues}
 
 
 @router.post("/api/v1/supervisor/agents/{username}/unpause")
-async def unpause_agent(username: str, request: Request, body: QueueIn | None = None,
-                        user=Depends(supervisor_only), container=Depends(get_container),
-                        db: AsyncSession = Depends(get_db)):
-    queues = await _in_each_queue(
-        container, db, request, user, username, body.queue if body else None, "supervisor.agent_unpause",
-        lambda q, interface: container.actions.queue_pause(queue=q, interface=interface, paused=False))
-    return {"agent": username, "paused": False, "queues": queues}
+async def unpause_agent(body: QueueIn | None = None, on: _OnAgent = Depends()):
+    queues = await on.in_each_queue(
+        body.queue if body else None, "supervisor.agent_unpause",
+        lambda q, interface: on.container.actions.queue_pause(queue=q, interface=interface, paused=False))
+    return {"agent": on.username, "paused": False, "queues": queues}
 
 
 @router.post("/api/v1/supervisor/agents/{username}/logout")
-async def logout_agent(username: str, request: Request, body: QueueIn | None = None,
-                       user=Depends(supervisor_only), container=Depends(get_container),
-                       db: AsyncSession = Depends(get_db)):
+async def logout_agent(body: QueueIn | None = None, on: _OnAgent = Depends()):
     """Take an agent out of one queue (or all): app_queue stops offering them calls."""
-    queues = await _in_each_queue(
-        container, db, request, user, username, body.queue if body else None, "supervisor.agent_queue_logout",
-        lambda q, interface: container.actions.queue_remove(queue=q, interface=interface))
-    return {"agent": username, "removed_from": queues}
+    queues = await on.in_each_queue(
+        body.queue if body else None, "supervisor.agent_queue_logout",
+        lambda q, interface: on.container.actions.queue_remove(queue=q, interface=interface))
+    return {"agent": on.username, "removed_from": queues}
 
 
 # -- listen / whisper / barge --------------------------------------------------
