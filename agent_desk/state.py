@@ -12,13 +12,13 @@ PRIORITY = ("ringing", "on_call", "on_hold", "available", "paused", "unavailable
 
 
 def agent_state(model, info) -> dict:
-    members = [m for (queue, iface), m in model.members.items() if iface == info.interface] if model else []
+    members = model.members_of_interface(info.interface) if model else []
     if not members:
         return {"type": "agent_state", "state": "logged_out", "queues": [], "paused_reason": None}
     states = {m.state for m in members}
     # A Local-channel phone reports "in use" while it rings; the calls know better.
     device = device_of(info.interface)
-    if any(device in c.ringing and c.answered_at is None for c in model.calls.values()):
+    if any(device in c.ringing and c.answered_at is None for c in model.calls_of_devices((device,))):
         states.add("ringing")
     state = next((s for s in PRIORITY if s in states), "available")
     reason = next((m.paused_reason for m in members if m.paused and m.paused_reason), None)

@@ -20,6 +20,7 @@ one ``call_ringing`` per ringing agent either way.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from typing import Callable
@@ -135,10 +136,14 @@ class Call:
                  "called_number", "queue", "agent", "interface", "created_at", "enqueued_at",
                  "ringing_at", "answered_at", "ended_at", "outcome", "cause", "ringing",
                  "ivr_path", "abandoned", "first_uniqueid", "synthetic", "record_state",
-                 "transfer_pending", "transferred_from", "consult", "conference")
+                 "transfer_pending", "transferred_from", "consult", "conference", "seq", "devices")
+
+    _seqs = itertools.count()
 
     def __init__(self, call_id: str, at: float) -> None:
         self.id = call_id
+        self.seq = next(Call._seqs)  # creation order = the order of LiveModel.calls
+        self.devices: set[str] = set()  # devices this call is indexed under (LiveModel.device_calls)
         self.channels: dict[str, str] = {}  # uniqueid -> channel name
         self.first_channel = ""
         self.first_uniqueid = ""
@@ -174,9 +179,12 @@ class Member:
     """An agent's membership of one queue, as app_queue reports it."""
 
     __slots__ = ("queue", "interface", "name", "state_interface", "status", "paused",
-                 "paused_reason", "state")
+                 "paused_reason", "state", "seq")
+
+    _seqs = itertools.count()
 
     def __init__(self, queue: str, interface: str) -> None:
+        self.seq = next(Member._seqs)
         self.queue = queue
         self.interface = interface
         self.name: str | None = None
@@ -206,6 +214,12 @@ class LiveModel:
         # rewrites its Linkedid, so its Hangup still finds it.
         self.channel_calls: dict[str, Call] = {}
         self.members: dict[tuple[str, str], Member] = {}  # (queue, interface) -> member
+        # Indexes kept beside ``calls`` and ``members`` so that per-event questions
+        # ("which calls ring this phone?", "which memberships has this agent?") cost
+        # O(that agent) instead of O(every call in progress) (issue 15).
+        self.device_calls: dict[str, dict[str, Call]] = {}  # device -> calls that rang it or it answered
+        self.members_by_name: dict[str, dict[tuple[str, str], Member]] = {}  # (member name or "") -> ...
+        self.members_by_interface: dict[str, dict[tuple[str, str], Member]] = {}
         self.agent_devices: dict[str, str] = dict(agent_devices or {})
         self.queue_waiting: dict[str, dict[str, float]] = {}  # queue -> call_id -> enqueued at
         self.queue_summary: dict[str, dict] = {}
@@ -334,6 +348,13 @@ class LiveModel:
 
     def _end(self, call: Call, at: float, outcome: str | None = None) -> None:
         self.calls.pop(call.id, None)
+        for device in call.devices:
+            by_device = self.device_calls.get(device)
+            if by_device is not None:
+                by_device.pop(call.id, None)
+                if not by_device:
+                    del self.device_calls[device]
+        call.devices.clear()
         for uniqueid in call.channels:
             self.channel_calls.pop(uniqueid, None)
         if call.queue:
@@ -369,6 +390,7 @@ class LiveModel:
         if device in call.ringing:
             return
         call.ringing[device] = agent
+        self._index(call, device)
         if call.ringing_at is None:
             call.ringing_at = at
         self.emit(ev.CallRinging(call.id, at, agent, interface, queue, call.caller_number,
@@ -444,6 +466,8 @@ class LiveModel:
         call.answered_at = at
         call.agent = agent
         call.interface = interface
+        if interface:
+            self._index(call, device_of(interface))
         self.emit(ev.CallAnswered(call.id, at, agent, interface, queue, hold))
 
     # -- transfers (issue 11) --------------------------------------------------
@@ -452,6 +476,8 @@ class LiveModel:
         call.transfer_pending = None
         call.agent = agent
         call.interface = interface
+        if interface:
+            self._index(call, device_of(interface))
         self.emit(ev.CallHandedOver(call.id, at, agent, interface, call.transferred_from))
 
     def _agent_for_extension(self, exten: str) -> str | None:
@@ -563,7 +589,13 @@ class LiveModel:
         member = self.members.get(key)
         if member is None:
             member = self.members[key] = Member(queue, interface)
-        member.name = f.get("MemberName") or member.name
+            self.members_by_interface.setdefault(interface, {})[key] = member
+            self.members_by_name.setdefault("", {})[key] = member
+        name = f.get("MemberName") or member.name
+        if name != member.name:
+            self._unindex_member(key, member)
+            member.name = name
+            self.members_by_name.setdefault(name or "", {})[key] = member
         member.state_interface = f.get("StateInterface") or member.state_interface
         member.status = f.get("Status", member.status)
         member.paused = f.get("Paused", "0") == "1"
@@ -574,8 +606,16 @@ class LiveModel:
                            self._at(f))
 
     def on_queue_member_removed(self, f: dict) -> None:
-        member = self.members.pop((f.get("Queue", ""), f.get("Interface", "")), None)
-        if member is None:
+        key = (f.get("Queue", ""), f.get("Interface", ""))
+        member = self.members.pop(key, None)
+        if member is not None:
+            self._unindex_member(key, member)
+            by_interface = self.members_by_interface.get(member.interface)
+            if by_interface is not None:
+                by_interface.pop(key, None)
+                if not by_interface:
+                    del self.members_by_interface[member.interface]
+        else:
             member = Member(f.get("Queue", ""), f.get("Interface", ""))
             member.name = f.get("MemberName")
         member.paused = False
@@ -670,7 +710,39 @@ class LiveModel:
 
     def member_queues(self, interface: str) -> list[str]:
         """The queues ``interface`` is a member of, as app_queue reported them."""
-        return sorted(q for (q, iface) in self.members if iface == interface)
+        return sorted(q for q, _ in self.members_by_interface.get(interface, ()))
+
+    # -- indexes (issue 15: per-event work in O(one agent), not O(all calls)) --
+
+    def _index(self, call: Call, device: str) -> None:
+        if device not in call.devices:
+            call.devices.add(device)
+            self.device_calls.setdefault(device, {})[call.id] = call
+
+    def _unindex_member(self, key: tuple[str, str], member: Member) -> None:
+        by_name = self.members_by_name.get(member.name or "")
+        if by_name is not None:
+            by_name.pop(key, None)
+            if not by_name:
+                del self.members_by_name[member.name or ""]
+
+    def calls_of_devices(self, devices) -> list[Call]:
+        """Calls in progress that rang one of ``devices`` or were answered on one,
+        in the order of ``calls`` (a superset: callers check the call's own fields)."""
+        found: dict[str, Call] = {}
+        for device in devices:
+            found.update(self.device_calls.get(device, ()))
+        if len(found) < 2:
+            return list(found.values())
+        return sorted(found.values(), key=lambda c: c.seq)
+
+    def members_named(self, name: str) -> list[Member]:
+        """The memberships of the agent called ``name``, in the order of ``members``."""
+        return sorted(self.members_by_name.get(name, {}).values(), key=lambda m: m.seq)
+
+    def members_of_interface(self, interface: str) -> list[Member]:
+        """The memberships of ``interface``, in the order of ``members``."""
+        return sorted(self.members_by_interface.get(interface, {}).values(), key=lambda m: m.seq)
 
     # -- resync ------------------------------------------------------------
 

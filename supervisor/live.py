@@ -36,6 +36,11 @@ from supervisor.kpi import KpiSums, QueueEntry
 log = logging.getLogger(__name__)
 
 PRIORITY = ("on_hold", "on_call", "ringing", "wrap_up", "paused", "unavailable", "available")
+# the queue figure each derived agent state counts in (on_hold counts as on a call)
+COUNT_KEYS = {"available": "agents_available", "on_call": "agents_on_call", "on_hold": "agents_on_call",
+              "paused": "agents_paused", "ringing": "agents_ringing", "wrap_up": "agents_wrap_up"}
+COUNTS = ("agents_logged_in", "agents_available", "agents_on_call", "agents_paused", "agents_ringing",
+          "agents_wrap_up")
 CALL_EVENTS = ("call_created", "call_ringing", "call_answered", "call_ended", "queue_caller_joined",
                "queue_caller_left", "queue_caller_abandoned", "call_ivr_completed",
                "call_handed_over")  # issue 11: a transfer's target has the call (on call), the agent is free
@@ -80,6 +85,15 @@ class SupervisorLive:
         self.spy_calls: dict[str, dict] = {}  # supervisor's call_id -> monitoring session
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._last_queue: dict[str, dict] = {}
+        # call_id -> agents whose view may depend on that call (its phone rang, it was
+        # answered or handed over, or the view shows it): refreshed when it ends, so an
+        # ended call costs O(its agents), not O(every agent on the floor) (issue 15)
+        self.call_agents: dict[str, set[str]] = {}
+        # agents whose view says ringing: a phone can stop ringing with no domain event
+        # (DialEnd NOANSWER, AgentRingNoAnswer); as before, the end of any call re-derives them
+        self.ringing: set[str] = set()
+        # queue -> the agent counts of queue_stats, kept as views change (O(1) per stats)
+        self.queue_counts: dict[str, dict[str, int]] = {}
 
     # -- bus subscriber ----------------------------------------------------
 
@@ -119,6 +133,7 @@ class SupervisorLive:
             name = self._agent_name(e.agent, e.interface)
             if name:
                 touched.add(name)
+                self.call_agents.setdefault(e.call_id, set()).add(name)
         elif t == "call_answered":
             name = self._agent_name(e.agent, e.interface)
             entry = self.entries.get(e.call_id)
@@ -150,14 +165,18 @@ class SupervisorLive:
                 if wrap > 0:
                     self.wrap_until[name] = e.at + wrap
                     self._schedule(name, wrap)
-            for agent in list(self.agents.values()):
-                if agent.call_id == e.call_id or agent.state == "ringing":
-                    touched.add(agent.name)
+            # every agent whose phone rang for it or whose view shows it, and every ringing agent
+            touched.update(self.call_agents.pop(e.call_id, ()))
+            touched.update(self.ringing)
             spy = self.spy_calls.pop(e.call_id, None)
             if spy is not None and spy.get("on_end"):
                 spy["on_end"](spy)
+        if t in ("call_answered", "call_handed_over") and touched:
+            self.call_agents.setdefault(e.call_id, set()).update(touched)
         for name in touched:
             self.refresh_agent(name, at=e.at)
+        if t == "call_ended":
+            self.call_agents.pop(e.call_id, None)  # refreshing may have re-added it
         if queue:
             self._queue_changed(queue)
 
@@ -198,7 +217,7 @@ class SupervisorLive:
     def derive(self, name: str, now: float | None = None) -> tuple[str, str | None, tuple[str, ...], str | None]:
         """(state, paused reason, queues, current call) of one agent, across queues."""
         now = self.clock() if now is None else now
-        members = [m for m in self.model.members.values() if (m.name or "") == name]
+        members = self.model.members_named(name)
         devices = {device_of(m.interface) for m in members}
         info = self.directory.by_username.get(name) if self.directory is not None else None
         if info is not None:
@@ -206,7 +225,7 @@ class SupervisorLive:
         states = {m.state for m in members}
         call_id = None
         answered = ringing = False
-        for call in self.model.calls.values():
+        for call in self.model.calls_of_devices(devices):  # the calls of these phones, in model order
             if call.answered_at is not None and call.interface and device_of(call.interface) in devices:
                 answered = True
                 call_id = call.id
@@ -253,11 +272,32 @@ class SupervisorLive:
             self.on_record("agent_state", {"username": name, "at": at, "state": state, "reason": reason,
                                            "queues": ",".join(queues)})
         old_queues = set(view.queues)
+        if call_id is not None and call_id != view.call_id:
+            self.call_agents.setdefault(call_id, set()).add(name)
+        if state != view.state or queues != view.queues:
+            self._count(view, -1)
+            view.state, view.queues = state, queues
+            self._count(view, +1)
+            if state == "ringing":
+                self.ringing.add(name)
+            else:
+                self.ringing.discard(name)
         view.state, view.reason, view.queues, view.call_id = state, reason, queues, call_id
         self.on_frame(("a", name), {"type": "agent_status_changed", "at": at,
                                     "agent": view.as_dict(self._display())})
         for q in old_queues.union(queues):
             self._queue_changed(q)
+
+    def _count(self, view: AgentView, sign: int) -> None:
+        """Add (``+1``) or take away (``-1``) ``view`` from its queues' agent counts."""
+        key = COUNT_KEYS.get(view.state)
+        for q in view.queues:
+            counts = self.queue_counts.get(q)
+            if counts is None:
+                counts = self.queue_counts[q] = dict.fromkeys(COUNTS, 0)
+            counts["agents_logged_in"] += sign
+            if key:
+                counts[key] += sign
 
     def _display(self) -> dict:
         return self.directory.by_username if self.directory is not None else {}
@@ -295,16 +335,7 @@ class SupervisorLive:
         self._prune(now)
         waiting = self.model.queue_waiting.get(queue, {})
         oldest = min(waiting.values()) if waiting else None
-        counts = {"agents_logged_in": 0, "agents_available": 0, "agents_on_call": 0, "agents_paused": 0,
-                  "agents_ringing": 0, "agents_wrap_up": 0}
-        for view in self.agents.values():
-            if queue not in view.queues:
-                continue
-            counts["agents_logged_in"] += 1
-            key = {"available": "agents_available", "on_call": "agents_on_call", "on_hold": "agents_on_call",
-                   "paused": "agents_paused", "ringing": "agents_ringing", "wrap_up": "agents_wrap_up"}.get(view.state)
-            if key:
-                counts[key] += 1
+        counts = self.queue_counts.get(queue) or dict.fromkeys(COUNTS, 0)
         k = self._sums(queue).result(self.config.wrapup_s(queue))
         return {"queue": queue, "waiting": len(waiting), "oldest_entered_at": oldest,
                 "longest_wait_s": round(now - oldest, 1) if oldest is not None else 0, **counts,
