@@ -61,6 +61,21 @@ async def _active(db: AsyncSession, customer_id: int):
         return await service.get_active(db=db, customer_id=customer_id)
 
 
+class _Edit:
+    """An edit of the active customer ``customer_id`` (of the path) by the signed-in user."""
+
+    def __init__(self, customer_id: int, request: Request, user: User = Depends(current_user),
+                 db: AsyncSession = Depends(get_db), container=Depends(get_container)) -> None:
+        self.customer_id, self.request, self.user, self.db = customer_id, request, user, db
+        self.country_code = container.settings.default_country_code
+
+    async def customer(self):
+        return await _active(self.db, self.customer_id)
+
+    async def done(self, action: str, customer, detail: dict) -> dict:
+        return await _profile_after(self.db, self.user, self.request, action, customer, detail)
+
+
 @router.get("", response_model=CustomerPage)
 async def list_customers(phone: str | None = Query(None, max_length=64),
                          q: str | None = Query(None, max_length=200),
@@ -104,17 +119,14 @@ async def get_customer(customer_id: int, user: User = Depends(current_user),
 
 
 @router.patch("/{customer_id}", response_model=CustomerProfileOut)
-async def update_customer(customer_id: int, body: CustomerPatch, request: Request,
-                          user: User = Depends(current_user), db: AsyncSession = Depends(get_db),
-                          container=Depends(get_container)) -> dict:
-    customer = await _active(db, customer_id)
+async def update_customer(body: CustomerPatch, edit: _Edit = Depends()) -> dict:
+    customer = await edit.customer()
     with _service_errors():
-        changes = await service.update(db=db, customer=customer, changes=body.model_dump(exclude_unset=True),
-                                       country_code=container.settings.default_country_code)
-    if changes:
-        await _audit(db, user, request, "customer.update", customer.id, changes)
-        await db.commit()
-    return service.profile(customer)
+        changes = await service.update(db=edit.db, customer=customer, changes=body.model_dump(exclude_unset=True),
+                                       country_code=edit.country_code)
+    if not changes:
+        return service.profile(customer)
+    return await edit.done("customer.update", customer, changes)
 
 
 @router.delete("/{customer_id}", status_code=204)
@@ -171,65 +183,54 @@ async def merge_customer(customer_id: int, body: MergeIn, request: Request,
 # --- parts ------------------------------------------------------------------
 
 @router.post("/{customer_id}/phones", response_model=CustomerProfileOut, status_code=201)
-async def add_phone(customer_id: int, body: PhoneIn, request: Request,
-                    user: User = Depends(current_user), db: AsyncSession = Depends(get_db),
-                    container=Depends(get_container)) -> dict:
-    customer = await _active(db, customer_id)
+async def add_phone(body: PhoneIn, edit: _Edit = Depends()) -> dict:
+    customer = await edit.customer()
     with _service_errors():
-        row = await service.add_phone(db=db, customer=customer, phone=body.phone, label=body.label,
-                                      country_code=container.settings.default_country_code)
-    return await _profile_after(db, user, request, "customer.phone_add", customer, {"phone": row.normalized})
+        row = await service.add_phone(db=edit.db, customer=customer, phone=body.phone, label=body.label,
+                                      country_code=edit.country_code)
+    return await edit.done("customer.phone_add", customer, {"phone": row.normalized})
 
 
 @router.delete("/{customer_id}/phones/{phone}", response_model=CustomerProfileOut)
-async def remove_phone(customer_id: int, phone: str, request: Request,
-                       user: User = Depends(current_user), db: AsyncSession = Depends(get_db),
-                       container=Depends(get_container)) -> dict:
+async def remove_phone(phone: str, edit: _Edit = Depends()) -> dict:
     """``phone`` in any spelling, e.g. the stored ``+8613800138000`` (URL-encoded)."""
-    customer = await _active(db, customer_id)
+    customer = await edit.customer()
     with _service_errors():
-        await service.remove_phone(db=db, customer=customer, phone=phone,
-                                   country_code=container.settings.default_country_code)
-    return await _profile_after(db, user, request, "customer.phone_remove", customer, {"phone": phone})
+        await service.remove_phone(db=edit.db, customer=customer, phone=phone, country_code=edit.country_code)
+    return await edit.done("customer.phone_remove", customer, {"phone": phone})
 
 
 @router.post("/{customer_id}/addresses", response_model=CustomerProfileOut, status_code=201)
-async def add_address(customer_id: int, body: AddressIn, request: Request,
-                      user: User = Depends(current_user), db: AsyncSession = Depends(get_db)) -> dict:
-    customer = await _active(db, customer_id)
+async def add_address(body: AddressIn, edit: _Edit = Depends()) -> dict:
+    customer = await edit.customer()
     with _service_errors():
-        row = await service.add_address(db=db, customer=customer, **body.model_dump())
-    return await _profile_after(db, user, request, "customer.address_add", customer, {"address_id": row.id})
+        row = await service.add_address(db=edit.db, customer=customer, **body.model_dump())
+    return await edit.done("customer.address_add", customer, {"address_id": row.id})
 
 
 @router.post("/{customer_id}/contacts", response_model=CustomerProfileOut, status_code=201)
-async def add_contact(customer_id: int, body: ContactIn, request: Request,
-                      user: User = Depends(current_user), db: AsyncSession = Depends(get_db),
-                      container=Depends(get_container)) -> dict:
-    customer = await _active(db, customer_id)
+async def add_contact(body: ContactIn, edit: _Edit = Depends()) -> dict:
+    customer = await edit.customer()
     with _service_errors():
-        row = await service.add_contact(db=db, customer=customer, **body.model_dump(),
-                                        country_code=container.settings.default_country_code)
-    return await _profile_after(db, user, request, "customer.contact_add", customer,
-                                {"contact_id": row.id, "name": row.name})
+        row = await service.add_contact(db=edit.db, customer=customer, **body.model_dump(),
+                                        country_code=edit.country_code)
+    return await edit.done("customer.contact_add", customer, {"contact_id": row.id, "name": row.name})
 
 
 @router.post("/{customer_id}/products", response_model=CustomerProfileOut, status_code=201)
-async def add_product(customer_id: int, body: ProductIn, request: Request,
-                      user: User = Depends(current_user), db: AsyncSession = Depends(get_db)) -> dict:
-    customer = await _active(db, customer_id)
+async def add_product(body: ProductIn, edit: _Edit = Depends()) -> dict:
+    customer = await edit.customer()
     with _service_errors():
-        row = await service.add_product(db=db, customer=customer, **body.model_dump())
-    return await _profile_after(db, user, request, "customer.product_add", customer,
-                                {"product_id": row.id, "model": row.model, "serial": row.serial})
+        row = await service.add_product(db=edit.db, customer=customer, **body.model_dump())
+    return await edit.done("customer.product_add", customer,
+                           {"product_id": row.id, "model": row.model, "serial": row.serial})
 
 
 @router.delete("/{customer_id}/{part}/{part_id}", response_model=CustomerProfileOut)
-async def remove_part(customer_id: int, part: Literal["addresses", "contacts", "products"], part_id: int,
-                      request: Request, user: User = Depends(current_user),
-                      db: AsyncSession = Depends(get_db)) -> dict:
-    customer = await _active(db, customer_id)
+async def remove_part(part: Literal["addresses", "contacts", "products"], part_id: int,
+                      edit: _Edit = Depends()) -> dict:
+    customer = await edit.customer()
     with _service_errors():
-        await service.remove_part(db=db, customer=customer, part=part, part_id=part_id)
+        await service.remove_part(db=edit.db, customer=customer, part=part, part_id=part_id)
     singular = {"addresses": "address", "contacts": "contact", "products": "product"}[part]
-    return await _profile_after(db, user, request, f"customer.{singular}_remove", customer, {"id": part_id})
+    return await edit.done(f"customer.{singular}_remove", customer, {"id": part_id})
