@@ -81,6 +81,14 @@ async def _audit(db: AsyncSession, request: Request, user: User, action: str, ti
                          ip=client_ip(request), detail=detail)
 
 
+async def _detail_after(db: AsyncSession, request: Request, user: User, action: str, ticket,
+                        detail: dict) -> dict:
+    """Audit ``action`` on ``ticket`` and commit: the ticket's detail."""
+    await _audit(db, request, user, action, ticket.id, detail)
+    await db.commit()
+    return await _detail(db, ticket)
+
+
 @router.post("", response_model=TicketDetail, status_code=201)
 async def create_ticket(body: TicketIn, request: Request, user: User = Depends(current_user),
                         db: AsyncSession = Depends(get_db)):
@@ -92,10 +100,8 @@ async def create_ticket(body: TicketIn, request: Request, user: User = Depends(c
                                       call_id=body.call_id, **fields)
     except _ERRORS as exc:
         return _error(exc, _lang(request))
-    await _audit(db, request, user, "ticket.create", ticket.id,
-                 {"type": ticket.type, "customer_id": ticket.customer_id, "call_id": ticket.call_id})
-    await db.commit()
-    return await _detail(db, ticket)
+    return await _detail_after(db, request, user, "ticket.create", ticket,
+                               {"type": ticket.type, "customer_id": ticket.customer_id, "call_id": ticket.call_id})
 
 
 @router.get("", response_model=TicketPage)
@@ -140,11 +146,10 @@ async def patch_ticket(ticket_id: int, body: TicketPatch, request: Request,
                                       version=version, changes=changes)
     except _ERRORS as exc:
         return _error(exc, _lang(request))
-    if ticket.version != version:  # something changed
-        await _audit(db, request, user, "ticket.update", ticket.id,
-                     {"fields": sorted(changes), "version": ticket.version})
-        await db.commit()
-    return await _detail(db, ticket)
+    if ticket.version == version:  # nothing changed
+        return await _detail(db, ticket)
+    return await _detail_after(db, request, user, "ticket.update", ticket,
+                               {"fields": sorted(changes), "version": ticket.version})
 
 
 @router.post("/{ticket_id}/transitions", response_model=TicketDetail)
@@ -158,11 +163,8 @@ async def transition_ticket(ticket_id: int, body: TransitionIn, request: Request
                                           reason=body.reason, version=body.version, role=user.role)
     except _ERRORS as exc:
         return _error(exc, _lang(request))
-    await _audit(db, request, user, "ticket.transition", ticket.id,
-                 {"from": old_state, "to": ticket.state,
-                  "version": ticket.version})
-    await db.commit()
-    return await _detail(db, ticket)
+    return await _detail_after(db, request, user, "ticket.transition", ticket,
+                               {"from": old_state, "to": ticket.state, "version": ticket.version})
 
 
 @router.get("/{ticket_id}/history", response_model=list[HistoryOut])
