@@ -82,6 +82,13 @@ def refused(tmp_path: Path, text: str) -> dict:
     return problems
 
 
+def assert_errors(tmp_path: Path, text: str, errors: dict[str, str]) -> None:
+    """The menu ``text`` does not load, and the errors of each key of ``errors`` say its words."""
+    problems = refused(tmp_path, text)
+    for key, words in errors.items():
+        assert words in problems[(key, "error")], problems
+
+
 def test_the_demo_and_the_base_menus_are_valid(tmp_path):
     menu, problems = check_menu(DEMO)
     assert problems == [] and menu.start == "welcome"
@@ -106,9 +113,7 @@ def test_unreachable_node_is_a_warning_not_an_error(tmp_path):
 def test_loop_with_no_exit(tmp_path):
     text = BASE.replace('"1" = "sup"\n"0" = "op"', '"1" = "again"').replace(
         "[nodes.sup]", '[nodes.again]\ntype = "menu"\nprompt = "hi"\nchoices = { "1" = "main" }\n\n[nodes.sup]')
-    problems = refused(tmp_path, text)
-    assert "loop with no exit" in problems[("nodes.main", "error")]
-    assert "loop with no exit" in problems[("nodes.again", "error")]
+    assert_errors(tmp_path, text, {"nodes.main": "loop with no exit", "nodes.again": "loop with no exit"})
 
 
 def test_a_loop_that_never_waits_for_the_caller(tmp_path):
@@ -118,16 +123,13 @@ type = "play"
 prompt = "hi"
 next = "welcome"
 '''
-    problems = refused(tmp_path, text)
-    assert "never waits for the caller: p1 -> welcome -> p1" in problems[("nodes.p1", "error")]
+    assert_errors(tmp_path, text, {"nodes.p1": "never waits for the caller: p1 -> welcome -> p1"})
 
 
 def test_missing_prompt_and_missing_language(tmp_path):
     text = BASE.replace('prompt = "hi"\n[nodes.main.choices]', 'prompt = "menu"\n[nodes.main.choices]').replace(
         'en = "Hello"\n', '')
-    problems = refused(tmp_path, text)
-    assert "unknown prompt 'menu'" in problems[("nodes.main.prompts", "error")]
-    assert "no text for en" in problems[("prompts.hi", "error")]
+    assert_errors(tmp_path, text, {"nodes.main.prompts": "unknown prompt 'menu'", "prompts.hi": "no text for en"})
 
 
 def test_a_recorded_file_stands_in_for_a_missing_text(tmp_path):
@@ -153,28 +155,30 @@ def test_bad_schedules(tmp_path, change, key, words):
         "is not": 'mon = ["9am-6pm"]',
         "unknown weekday": 'mon = ["09:00-18:00"]\nfunday = []',
     }[words]
-    assert words in refused(tmp_path, BASE.replace(change, replacement))[(key, "error")]
+    assert_errors(tmp_path, BASE.replace(change, replacement), {key: words})
 
 
 def test_bad_holiday_and_special_day(tmp_path):
     text = BASE.replace('[hours.office.weekly]', 'holidays = ["2026-13-01"]\n[hours.office.special]\n'
                                                  '"2026-12-24" = ["08:00-25:00"]\n[hours.office.weekly]')
-    problems = refused(tmp_path, text)
-    assert "is not a date" in problems[("hours.office.holidays[0]", "error")]
-    assert "must run forward" in problems[('hours.office.special."2026-12-24"', "error")]
+    assert_errors(tmp_path, text, {
+        "hours.office.holidays[0]": "is not a date",
+        'hours.office.special."2026-12-24"': "must run forward",
+    })
 
 
 def test_node_level_mistakes(tmp_path):
     text = BASE.replace('queue = "support"', 'queue = "nope"\npriority = 500').replace(
         '"1" = "sup"', '"1" = "sup"\n"12" = "sup"\n"a" = "sup"').replace(
         'intent = "complaint"\nnext', 'intent = "praise"\nmax_seconds = 9000\nnext')
-    problems = refused(tmp_path, text)
-    assert "unknown queue 'nope'" in problems[("nodes.sup.queue", "error")]
-    assert "0..100" in problems[("nodes.sup.priority", "error")]
-    assert "longer than max_digits" in problems[('nodes.main.choices."12"', "error")]
-    assert "0-9, * and #" in problems[('nodes.main.choices."a"', "error")]
-    assert "unknown intent 'praise'" in problems[("nodes.vm.intent", "error")]
-    assert "between 5 and 600" in problems[("nodes.vm.max_seconds", "error")]
+    assert_errors(tmp_path, text, {
+        "nodes.sup.queue": "unknown queue 'nope'",
+        "nodes.sup.priority": "0..100",
+        'nodes.main.choices."12"': "longer than max_digits",
+        'nodes.main.choices."a"': "0-9, * and #",
+        "nodes.vm.intent": "unknown intent 'praise'",
+        "nodes.vm.max_seconds": "between 5 and 600",
+    })
 
 
 def test_syntax_errors_and_missing_files(tmp_path):
@@ -184,8 +188,9 @@ def test_syntax_errors_and_missing_files(tmp_path):
 
 
 def test_fallback_must_end_the_ivr(tmp_path):
-    problems = refused(tmp_path, BASE.replace('fallback = "op"', 'fallback = "main"'))
-    assert "must end the IVR" in problems[("ivr.fallback", "error")]
+    assert_errors(tmp_path, BASE.replace('fallback = "op"', 'fallback = "main"'), {
+        "ivr.fallback": "must end the IVR",
+    })
 
 
 def test_tree_shows_every_route():
