@@ -18,6 +18,8 @@ const state = {
   busy: false,
   status: null, // {key, params, error}
   form: { mode: 'blind', kind: 'expert', expert: '', queue: QUEUES[0], notes: '' },
+  consult: null, // {call_id, target}: an attended transfer this agent is in (3-way, complete, cancel)
+  targets: [], // GET /api/v1/agent/transfer/targets: [{username, display_name, role, state}]
 };
 
 const root = () => document.querySelector('[data-testid="transfer"]');
@@ -35,10 +37,19 @@ function onMessage(msg) {
       if (isObj(msg.handoff)) state.handoff = { call_id: callId, ...msg.handoff };
       break;
     case 'call_answered':
-      if (!str(msg.agent) || str(msg.agent) === me()) state.callId = callId;
+      if (!str(msg.agent) || str(msg.agent) === me()) {
+        state.callId = callId;
+        loadTargets();
+      }
       break;
     case 'call_transferred':
-      if (str(msg.to_agent) === me()) {
+      if (state.consult && state.consult.call_id === callId) state.consult = null;
+      if (str(msg.mode) === 'threeway') {
+        // a 3-way: the agent stays on the call until their phone leaves it
+        if (str(msg.to_agent) === me()) state.callId = callId;
+        const other = str(msg.from_agent) === me() ? str(msg.to_agent) : str(msg.from_agent);
+        state.status = { key: 'xfer.threeway', params: { other } };
+      } else if (str(msg.to_agent) === me()) {
         state.callId = callId; // the call is ours now
       } else if (str(msg.from_agent) === me() && state.callId === callId) {
         state.status = { key: 'xfer.done', params: { target: str(msg.to_agent) || str(msg.to_queue) } };
@@ -47,6 +58,7 @@ function onMessage(msg) {
       break;
     case 'call_ended':
       if (state.callId === callId) state.callId = null;
+      if (state.consult && state.consult.call_id === callId) state.consult = null;
       if (state.handoff && state.handoff.call_id === callId) state.handoff = null;
       break;
     default:
@@ -76,6 +88,7 @@ async function submit() {
     // call_transferred may come over the socket before this answer: keep "done"
     if (!state.status || state.status.key !== 'xfer.done') {
       state.status = { key: f.mode === 'attended' ? 'xfer.consulting' : 'xfer.requested' };
+      if (f.mode === 'attended') state.consult = { call_id: state.callId, target: target.expert || target.queue };
     }
   } catch (e) {
     const detail = e instanceof ApiError && typeof e.detail === 'string' ? e.detail : '';
@@ -84,6 +97,55 @@ async function submit() {
     state.busy = false;
     render();
   }
+}
+
+async function loadTargets() {
+  try {
+    const body = await apiRequest('/api/v1/agent/transfer/targets', { method: 'GET' });
+    state.targets = isObj(body) && Array.isArray(body.experts) ? body.experts.filter(isObj) : [];
+  } catch (e) {
+    state.targets = []; // the picker is a convenience: typing a username still works
+  }
+  render();
+}
+
+// During an attended transfer: bring the caller in (3-way), hand over now, or go back.
+async function consult(action) {
+  if (!state.consult || state.busy) return;
+  state.busy = true;
+  render();
+  try {
+    await apiRequest('/api/v1/agent/transfer/consult', { method: 'POST', body: { action } });
+    if (action === 'cancel') {
+      state.consult = null;
+      state.status = { key: 'xfer.cancelled' };
+    } else if (!state.status || state.status.key === 'xfer.consulting') {
+      state.status = { key: action === 'threeway' ? 'xfer.joining' : 'xfer.completing' };
+    }
+  } catch (e) {
+    const detail = e instanceof ApiError && typeof e.detail === 'string' ? e.detail : '';
+    state.status = { key: 'xfer.failed', params: { status: e.status || 0, detail }, error: true };
+  } finally {
+    state.busy = false;
+    render();
+  }
+}
+
+function buildConsult() {
+  const button = (action, cls) => {
+    const b = el('button', { className: `btn ${cls}`, testid: `transfer-${action}`, text: t(`xfer.btn.${action}`),
+      attrs: { type: 'button' } });
+    b.disabled = state.busy;
+    b.addEventListener('click', () => consult(action));
+    return b;
+  };
+  return el('div', { className: 'xfer-consult', testid: 'transfer-consult' },
+    el('p', { text: t('xfer.consult_with', { target: state.consult.target }) }),
+    button('threeway', 'btn-primary'), button('complete', 'btn-light'), button('cancel', 'btn-light'));
+}
+
+function stateLabel(s) {
+  return s ? t(`wb.state.${s}`) : ''; // the wallboard's words for an agent's state
 }
 
 function labelled(labelKey, control) {
@@ -125,10 +187,17 @@ function buildForm() {
     target.value = f.queue;
     target.addEventListener('change', () => { f.queue = target.value; });
   } else {
-    target = el('input', { className: 'input', testid: 'transfer-expert',
-      attrs: { type: 'text', maxlength: 64, autocomplete: 'off', placeholder: t('xfer.expert_placeholder') } });
-    target.value = f.expert;
-    target.addEventListener('input', () => { f.expert = target.value; });
+    const input = el('input', { className: 'input', testid: 'transfer-expert',
+      attrs: { type: 'text', maxlength: 64, autocomplete: 'off', placeholder: t('xfer.expert_placeholder'),
+        list: 'transfer-targets' } });
+    input.value = f.expert;
+    input.addEventListener('input', () => { f.expert = input.value; });
+    // the picker: experts first, each with who they are and whether they are free
+    const list = el('datalist', { testid: 'transfer-targets', attrs: { id: 'transfer-targets' } },
+      ...state.targets.map((p) => el('option', { attrs: { value: str(p.username) },
+        text: [str(p.display_name), t(`xfer.role.${str(p.role)}`), stateLabel(str(p.state))]
+          .filter(Boolean).join(' · ') })));
+    target = el('span', {}, input, list);
   }
   const notes = el('textarea', { className: 'input', testid: 'transfer-notes',
     attrs: { maxlength: 2000, rows: 3, placeholder: t('xfer.notes_placeholder') } });
@@ -151,7 +220,8 @@ function render() {
   if (!show) return;
   section.appendChild(el('h2', { className: 'xfer-title', text: t('xfer.title') }));
   if (state.handoff) section.appendChild(buildHandoff(state.handoff));
-  if (state.callId) section.appendChild(buildForm());
+  if (state.consult) section.appendChild(buildConsult());
+  else if (state.callId) section.appendChild(buildForm());
   if (state.status) {
     section.appendChild(el('p', { className: state.status.error ? 'xfer-status xfer-error' : 'xfer-status',
       testid: 'transfer-status', text: t(state.status.key, state.status.params), attrs: { role: 'status' } }));

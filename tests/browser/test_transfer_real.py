@@ -45,3 +45,46 @@ def test_blind_transfer_from_the_desk_shows_the_handoff_to_the_expert(page, brow
     finally:
         erin_context.close()
         cli_ok(server, "sandbox", "phone", "1004", "--reset")
+
+
+STATUS_HAS = ("() => {{ const s = document.querySelector('[data-testid=\"transfer-status\"]'); "
+              "return !!s && {cond}; }}")
+
+
+def test_threeway_consult_from_the_desk(page, browser, sync_server):
+    """alice picks erin from the picker, consults her (attended), brings the caller
+    in with the 3-way button; both desks say it is a 3-way; when alice's phone
+    leaves, erin's pop has the call until it ends."""
+    server = sync_server
+    server.add_user("erin", role="expert", extension="1004")
+    cli_ok(server, "sandbox", "phone", "1001", "--answer-delay", "1", "--talk-time", "12")
+    cli_ok(server, "sandbox", "phone", "1004", "--answer-delay", "1", "--talk-time", "20")
+    erin_context, erin = _new_page(browser)
+    try:
+        login(page, server, "alice")
+        login(erin, server, "erin", wait_available=False)
+        cli_ok(server, "call", "--from", "13700137099", "--name", "Threeway Caller", "--hold", "50")
+        page.wait_for_selector('[data-testid="pop"][data-status="answered"]', timeout=20_000)
+        call_id = page.get_by_test_id("pop").get_attribute("data-call-id")
+        # the picker offers erin, as an expert
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=\"transfer-targets\"] option')]"
+            ".some(o => o.value === 'erin')", timeout=10_000)
+        page.get_by_test_id("transfer-mode").select_option("attended")
+        page.get_by_test_id("transfer-expert").fill("erin")
+        page.get_by_test_id("transfer-submit").click()
+        threeway = page.get_by_test_id("transfer-threeway")
+        threeway.wait_for(timeout=10_000)
+        assert page.get_by_test_id("transfer-cancel").is_visible()
+        erin.get_by_test_id("transfer-handoff").wait_for(timeout=20_000)
+        assert erin.get_by_test_id("pop").get_attribute("data-call-id") == call_id
+        threeway.click()
+        cond = "s.textContent.includes('{}') && /3-way|三方/.test(s.textContent)"
+        page.wait_for_function(STATUS_HAS.format(cond=cond.format("erin")), timeout=20_000)
+        erin.wait_for_function(STATUS_HAS.format(cond=cond.format("alice")), timeout=20_000)
+        assert page.get_by_test_id("transfer-consult").count() == 0
+        erin.wait_for_selector('[data-testid="pop"][data-status="ended"]', timeout=60_000)
+        assert page.page_errors == [] and erin.page_errors == []
+    finally:
+        erin_context.close()
+        cli_ok(server, "sandbox", "phone", "1004", "--reset")
