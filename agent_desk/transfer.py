@@ -375,6 +375,25 @@ class TransferService:
         except Exception:
             log.exception("call %s: the last agent was not recorded", call_id)
 
+    async def recover(self, live_calls: set[str]) -> int:
+        """After a restart (or an AMI resync): the handoffs of calls still in progress
+        come back from ``call_handoffs`` into memory, so a seat whose phone rings
+        after our process restarted still pops the notes and draft. Returns how many."""
+        from cti.models import CallHandoff
+
+        if not live_calls:
+            return 0
+        async with self.c.sessionmaker() as db:
+            rows = (await db.execute(select(CallHandoff).where(CallHandoff.call_id.in_(live_calls))
+                                     .order_by(CallHandoff.id))).scalars().all()
+        latest = {r.call_id: r for r in rows if r.status in ("requested", "completed")}
+        for r in latest.values():
+            if r.call_id not in self.handoffs:
+                self.handoffs[r.call_id] = Handoff(r.id, r.call_id, r.mode, r.from_username, r.to_username,
+                                                   r.to_queue, r.notes, json.loads(r.draft or "{}"),
+                                                   done=r.status == "completed")
+        return len(latest)
+
     async def stop(self) -> None:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -480,3 +480,24 @@ async def test_the_transfer_picker_lists_experts_first_with_their_state_and_neve
     assert body["experts"][1]["state"] == "available"  # bob is logged in to his queue
     assert body["queues"] == ["support", "sales", "operator"]
     assert (await DeskClient(app.state.base_url, "x", "y").get("/api/v1/agent/transfer/targets")).status_code == 401
+
+
+async def test_handoffs_of_live_calls_come_back_after_a_restart(env):
+    """Our process restarted mid-transfer: the rows in call_handoffs bring the
+    handoff back, so the expert's pop still shows the notes and draft."""
+    from agent_desk.transfer import TransferService
+
+    app, fake, clients = env
+    c = app.state.container
+    await push(fake, answered_call())
+    await until(lambda: CALL in c.bridge.model.calls and c.bridge.model.calls[CALL].answered_at is not None)
+    draft = {"type": "repair", "description": "滚筒不转"}
+    r = await clients["alice"].post("/api/v1/agent/transfer", transfer(notes="after a restart", draft=draft))
+    assert r.status_code == 202, r.text
+    fresh = TransferService(c, directory=c.transfers.directory, model=c.bridge.model)  # memory lost
+    assert fresh.handoff_for(CALL, "erin") is None
+    assert await fresh.recover({CALL, "1700000999.9"}) == 1
+    got = fresh.handoff_for(CALL, "erin")
+    assert (got["notes"], got["draft"], got["from_agent"], got["mode"]) == (
+        "after a restart", draft, "alice", "blind")
+    assert await fresh.recover(set()) == 0
