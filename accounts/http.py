@@ -16,6 +16,13 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 _INVALID = {"detail": "invalid username or password"}
 
 
+async def audit_request(db: AsyncSession, request: Request, user: User, action: str, target: str,
+                        detail: dict) -> None:
+    """Audit ``action`` on ``target`` by the signed-in ``user``, from ``request``'s address (caller commits)."""
+    await service.audit(db=db, actor=user.username, action=action, target=target, ip=client_ip(request),
+                        detail=detail)
+
+
 def _throttle(container) -> service.LoginThrottle:
     if container.login_throttle is None:
         container.login_throttle = service.LoginThrottle()

@@ -9,8 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts import service as accounts
-from accounts.http import client_ip
+from accounts.http import audit_request
 from accounts.models import User
 from accounts.security import current_user, require_roles, role_allowed
 from customers import service
@@ -42,16 +41,10 @@ def _service_errors():
         raise HTTPException(404, detail=str(exc)) from None
 
 
-async def _audit(db: AsyncSession, user: User, request: Request, action: str, customer_id: int,
-                 detail: dict) -> None:
-    await accounts.audit(db=db, actor=user.username, action=action, target=f"customer:{customer_id}",
-                         ip=client_ip(request), detail=detail)
-
-
 async def _profile_after(db: AsyncSession, user: User, request: Request, action: str, customer,
                          detail: dict) -> dict:
     """Audit ``action`` on ``customer`` and commit: the customer's profile."""
-    await _audit(db, user, request, action, customer.id, detail)
+    await audit_request(db, request, user, action, f"customer:{customer.id}", detail)
     await db.commit()
     return service.profile(customer)
 
@@ -142,7 +135,7 @@ async def delete_customer(customer_id: int, request: Request,
                 "phones": [p.normalized for p in customer.phones]}
     with _service_errors():
         await service.delete(db=db, customer=customer)
-    await _audit(db, user, request, "customer.delete", customer_id, snapshot)
+    await audit_request(db, request, user, "customer.delete", f"customer:{customer_id}", snapshot)
     await db.commit()
     return Response(status_code=204)
 
@@ -173,7 +166,7 @@ async def merge_customer(customer_id: int, body: MergeIn, request: Request,
     with _service_errors():
         result = await service.merge(db=db, into_id=customer_id, from_id=body.from_id)
     if result.moved or not result.already_merged:
-        await _audit(db, user, request, "customer.merge", customer_id, {
+        await audit_request(db, request, user, "customer.merge", f"customer:{customer_id}", {
             "from_id": body.from_id, "moved": result.moved, "already_merged": result.already_merged})
     await db.commit()
     return {"customer": service.profile(result.survivor), "merged_id": body.from_id,

@@ -20,8 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts import service as accounts
-from accounts.http import client_ip
+from accounts.http import audit_request
 from accounts.models import User
 from accounts.security import current_user
 from ctidesk.deps import get_db
@@ -75,16 +74,10 @@ async def _detail(db: AsyncSession, ticket) -> dict:
     return {**service.ticket_dict(ticket), "calls": await service.calls(db=db, ticket_id=ticket.id)}
 
 
-async def _audit(db: AsyncSession, request: Request, user: User, action: str, ticket_id: int,
-                 detail: dict) -> None:
-    await accounts.audit(db=db, actor=user.username, action=action, target=f"ticket:{ticket_id}",
-                         ip=client_ip(request), detail=detail)
-
-
 async def _detail_after(db: AsyncSession, request: Request, user: User, action: str, ticket,
                         detail: dict) -> dict:
     """Audit ``action`` on ``ticket`` and commit: the ticket's detail."""
-    await _audit(db, request, user, action, ticket.id, detail)
+    await audit_request(db, request, user, action, f"ticket:{ticket.id}", detail)
     await db.commit()
     return await _detail(db, ticket)
 
@@ -182,7 +175,7 @@ async def comment_ticket(ticket_id: int, body: CommentIn, request: Request,
         row = await service.comment(db=db, actor=user.username, ticket_id=ticket_id, text=body.text)
     except _ERRORS as exc:
         return _error(exc, _lang(request))
-    await _audit(db, request, user, "ticket.comment", ticket_id, {"history_id": row.id})
+    await audit_request(db, request, user, "ticket.comment", f"ticket:{ticket_id}", {"history_id": row.id})
     await db.commit()
     return service.history_dict(row)
 
@@ -197,7 +190,7 @@ async def link_call(ticket_id: int, body: LinkCallIn, request: Request,
         return _error(exc, _lang(request))
     call_id = body.call_id.strip()
     if linked:
-        await _audit(db, request, user, "ticket.link_call", ticket_id, {"call_id": call_id})
+        await audit_request(db, request, user, "ticket.link_call", f"ticket:{ticket_id}", {"call_id": call_id})
         await db.commit()
     return {"ticket_id": ticket_id, "call_id": call_id, "linked": linked,
             "calls": await service.calls(db=db, ticket_id=ticket_id)}

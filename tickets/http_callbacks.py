@@ -14,8 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts import service as accounts
-from accounts.http import client_ip
+from accounts.http import audit_request
 from accounts.models import User
 from accounts.security import current_user
 from ctidesk.deps import get_db
@@ -86,12 +85,6 @@ def _error(exc: callbacks.CallbackError) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status[type(exc)])
 
 
-async def _audit(db: AsyncSession, request: Request, user: User, action: str, callback_id: int,
-                 detail: dict) -> None:
-    await accounts.audit(db=db, actor=user.username, action=action, target=f"callback:{callback_id}",
-                         ip=client_ip(request), detail=detail)
-
-
 async def _out(db: AsyncSession, callback) -> dict:
     return callbacks.card(callback, await callbacks.customer_name(db, callback.customer_id))
 
@@ -124,9 +117,9 @@ async def create_callback(body: CallbackIn, request: Request, user: User = Depen
                                           **body.model_dump())
     except callbacks.CallbackError as exc:
         return _error(exc)
-    await _audit(db, request, user, "callback.create", callback.id,
-                 {"customer_id": callback.customer_id, "ticket_id": callback.ticket_id,
-                  "reason": callback.reason, "assignee": callback.assignee})
+    await audit_request(db, request, user, "callback.create", f"callback:{callback.id}",
+                        {"customer_id": callback.customer_id, "ticket_id": callback.ticket_id,
+                         "reason": callback.reason, "assignee": callback.assignee})
     await db.commit()
     return await _out(db, callback)
 
@@ -150,9 +143,9 @@ async def patch_callback(callback_id: int, body: CallbackPatch, request: Request
     except callbacks.CallbackError as exc:
         return _error(exc)
     if diff:
-        await _audit(db, request, user, "callback.update", callback.id,
-                     {name: [old, new] for name, (old, new) in diff.items() if name != "notes"}
-                     | ({"notes": True} if "notes" in diff else {}))
+        await audit_request(db, request, user, "callback.update", f"callback:{callback.id}",
+                            {name: [old, new] for name, (old, new) in diff.items() if name != "notes"}
+                            | ({"notes": True} if "notes" in diff else {}))
         await db.commit()
     return await _out(db, callback)
 
@@ -165,9 +158,9 @@ async def record_result(callback_id: int, body: ResultIn, request: Request,
                                                  callback_id=callback_id, **body.model_dump())
     except callbacks.CallbackError as exc:
         return _error(exc)
-    await _audit(db, request, user, "callback.result", callback.id,
-                 {"outcome": callback.outcome, "satisfaction": callback.satisfaction,
-                  "attempts": callback.attempts, "state": callback.state,
-                  "call_id": callback.call_id})
+    await audit_request(db, request, user, "callback.result", f"callback:{callback.id}",
+                        {"outcome": callback.outcome, "satisfaction": callback.satisfaction,
+                         "attempts": callback.attempts, "state": callback.state,
+                         "call_id": callback.call_id})
     await db.commit()
     return await _out(db, callback)

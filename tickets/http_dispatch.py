@@ -19,8 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts import service as accounts
-from accounts.http import client_ip
+from accounts.http import audit_request
 from accounts.models import User
 from accounts.security import current_user, require_roles
 from ctidesk.deps import get_db
@@ -119,12 +118,6 @@ def _error(exc: dispatch.DispatchError) -> JSONResponse:
     raise exc
 
 
-async def _audit(db: AsyncSession, request: Request, user: User, action: str, target: str,
-                 detail: dict) -> None:
-    await accounts.audit(db=db, actor=user.username, action=action, target=target,
-                         ip=client_ip(request), detail=detail)
-
-
 # --- sites and technicians: the same five routes over two kinds --------------------
 
 async def _create(kind: str, create, view, body: BaseModel, request: Request, user: User,
@@ -133,7 +126,7 @@ async def _create(kind: str, create, view, body: BaseModel, request: Request, us
         row = await create(db=db, **body.model_dump())
     except dispatch.DispatchError as exc:
         return _error(exc)
-    await _audit(db, request, user, f"{kind}.create", f"{kind}:{row.id}", view(row))
+    await audit_request(db, request, user, f"{kind}.create", f"{kind}:{row.id}", view(row))
     await db.commit()
     return view(row)
 
@@ -154,10 +147,10 @@ async def _update(kind: str, update, view, changes: dict, request: Request, user
     except dispatch.DispatchError as exc:
         return _error(exc)
     if changes is None:
-        await _audit(db, request, user, f"{kind}.deactivate", f"{kind}:{row_id}", {})
+        await audit_request(db, request, user, f"{kind}.deactivate", f"{kind}:{row_id}", {})
         await db.commit()
         return Response(status_code=204)
-    await _audit(db, request, user, f"{kind}.update", f"{kind}:{row.id}", {"fields": sorted(changes)})
+    await audit_request(db, request, user, f"{kind}.update", f"{kind}:{row.id}", {"fields": sorted(changes)})
     await db.commit()
     return view(row)
 
@@ -237,7 +230,7 @@ async def deactivate_technician(technician_id: int, request: Request,
 
 async def _moved(db: AsyncSession, request: Request, user: User, action: str, ticket, detail: dict) -> dict:
     """Audit ``action`` on ``ticket`` and commit: the ticket's view."""
-    await _audit(db, request, user, action, f"ticket:{ticket.id}", detail)
+    await audit_request(db, request, user, action, f"ticket:{ticket.id}", detail)
     await db.commit()
     return dispatch.ticket_view(ticket)
 
@@ -266,9 +259,9 @@ async def dispatch_ticket(ticket_id: int, request: Request,
                                                  **body.model_dump())
     except dispatch.DispatchError as exc:
         return _error(exc)
-    await _audit(db, request, user, "ticket.dispatch", f"ticket:{ticket.id}",
-                 {"site_id": ticket.site_id, "technician_id": ticket.technician_id,
-                  "auto": chosen is not None, "version": ticket.version})
+    await audit_request(db, request, user, "ticket.dispatch", f"ticket:{ticket.id}",
+                        {"site_id": ticket.site_id, "technician_id": ticket.technician_id,
+                         "auto": chosen is not None, "version": ticket.version})
     await db.commit()
     return {**dispatch.ticket_view(ticket), "suggestion": chosen and chosen.to_dict()}
 
