@@ -80,6 +80,7 @@ def main() -> int:
             print(f"==> tier {tier}: pytest {' '.join(TIERS[tier])}", flush=True)
             rc = subprocess.run([PY, "-m", "pytest", *TIERS[tier], "-q", "-p", "no:cacheprovider",
                                  "-W", "ignore::DeprecationWarning", f"--junitxml={junit}",
+                                 "--durations=8",  # where CI time goes, in every run's log
                                  *a.pytest_args], cwd=ROOT).returncode
             c = counts(junit)
             if c["tests"] == 0:

@@ -46,10 +46,15 @@ async def _setup(server, ami, *, alice_talk: float, erin_talk: float):
 
 
 async def _call_row(sam, call_id: str) -> dict:
+    seen = {}
+
     async def done():
-        row = (await sam.get(f"/api/v1/calls/{call_id}")).json()
+        row = seen["row"] = (await sam.get(f"/api/v1/calls/{call_id}")).json()
         return row if row.get("ended_at") and row.get("agents") == ["alice", "erin"] else None
-    return await until(done, f"call {call_id} ended and naming alice then erin", 30)
+    try:
+        return await until(done, f"call {call_id} ended and naming alice then erin", 30)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the row: {seen.get('row')}") from None
 
 
 async def _one_recording_of_the_whole_call(sam, call_id: str, row: dict) -> dict:
