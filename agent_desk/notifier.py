@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from cti import events as ev
 from ctidesk.wire import Frame, Part, Registry, WireTime, event_frame
 
@@ -96,6 +98,13 @@ class Handoff(Part):
     draft: dict[str, Any] = {}
 
 
+class KbSuggestion(Frame):
+    """A knowledge-base article suggested for the call (``knowledge.suggest``)."""
+
+    id: int
+    title: str
+
+
 class PopTiming(Frame):
     """Latency stamps for ``bench/screen_pop.py``: epoch seconds, not times to show."""
 
@@ -123,6 +132,7 @@ class ScreenPop(Frame):
     open_tickets: list[OpenTicket] = []
     lookup_failed: bool = False
     handoff: Handoff | None = None
+    kb_suggestions: list[KbSuggestion] = Field([], max_length=5)  # for the IVR choices / products
     timing: PopTiming | None = None
 
 

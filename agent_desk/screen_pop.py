@@ -101,6 +101,10 @@ class ScreenPop:
             start = live.enqueued_at or live.created_at
             waiting_s = round(max(0.0, time.time() - start), 1)
             ivr_path = list(live.ivr_path)
+        kb = getattr(self.c, "kb", None)  # issue 14: one indexed query, at most 5, [] on any failure
+        customer_id = (body["customer"] or body["provisional_customer"] or {}).get("id")
+        suggestions = await kb.for_call(customer_id=customer_id, ivr_path=ivr_path,
+                                        queue=event.queue) if kb is not None else []
         return notifier.ScreenPop(
             call=notifier.PopCall(
                 id=event.call_id, caller_number=event.caller_number,
@@ -111,6 +115,7 @@ class ScreenPop:
             provisional_customer=body["provisional_customer"],
             history=body["history"],
             open_tickets=body["open_tickets"],
+            kb_suggestions=suggestions,
         )
 
     async def _body(self, call_id: str, number: str | None, name: str | None) -> dict:

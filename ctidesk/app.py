@@ -49,6 +49,7 @@ class Container:
     agi: Any = None             # ivr FastAGI server
     ivr_menus: Any = None       # ivr menu source (the last good menu)
     login_throttle: Any = None  # accounts.service.LoginThrottle
+    kb: Any = None              # knowledge.suggest suggester (the pop's suggested articles)
 
 
 def build_container(settings: Settings) -> Container:
@@ -133,4 +134,8 @@ def create_app(settings: Settings, *, start_bridge: bool = True) -> FastAPI:
     from ivr.http import router as ivr_router  # issue 3
 
     app.include_router(ivr_router)
+    from knowledge.http import router as kb_router, ticket_router as kb_ticket_router  # issue 14
+
+    app.include_router(kb_router)
+    app.include_router(kb_ticket_router)
     return app

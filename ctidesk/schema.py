@@ -16,3 +16,4 @@ def import_all_models() -> None:
     import recordings.models  # noqa: F401
     import ivr.models  # noqa: F401
     import supervisor.models  # noqa: F401
+    import knowledge.models  # noqa: F401

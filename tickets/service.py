@@ -500,6 +500,22 @@ async def comment(*, db: AsyncSession, actor: str, ticket_id: int, text: str) ->
     return row
 
 
+async def attach_article(*, db: AsyncSession, actor: str, ticket_id: int, article_id: int,
+                         title: str) -> TicketHistory | None:
+    """Record a knowledge-base article in the ticket's history (``kind = "article"``,
+    ``new`` = the article id, ``note`` = its title then); None if it is there already.
+    Does not change the version. Raises :class:`TicketNotFound`."""
+    ticket = await _require(db, ticket_id)
+    seen = await db.execute(select(TicketHistory.id).where(
+        TicketHistory.ticket_id == ticket.id, TicketHistory.kind == "article",
+        TicketHistory.new == str(article_id)).limit(1))
+    if seen.first() is not None:
+        return None
+    row = _history(db, ticket, actor, "article", field="article_id", new=str(article_id), note=title)
+    await db.flush()
+    return row
+
+
 async def link_call(*, db: AsyncSession, actor: str, ticket_id: int, call_id: str) -> bool:
     """Attach a call to the ticket; True if newly linked, False if it already was.
 

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 
 from ctidesk.db import Base
 from ctidesk.schema import import_all_models
-from ctidesk.migrate import alembic_config
+from ctidesk.migrate import alembic_config, include_name
 
 
 def test_head_matches_the_models(tmp_path):
@@ -19,7 +19,8 @@ def test_head_matches_the_models(tmp_path):
     import_all_models()
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"render_as_batch": True}), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"render_as_batch": True,
+                                                                        "include_name": include_name}), Base.metadata)
     engine.dispose()
     assert diff == [], f"models and migrations differ; write a migration: {diff}"
 

@@ -1,0 +1,1 @@
+"""Knowledge base (issue 14): articles, their versions, full-text search, pop suggestions."""
