@@ -25,6 +25,7 @@ import io
 from pydub import AudioSegment
 
 from tests.real.test_recordings_real import fetch, number, stored_recording, tone, until
+from tests.real.test_phones_real import phones  # noqa: F401  (the baresip fixture)
 from tests.realenv import call
 
 pytestmark = pytest.mark.asterisk
@@ -191,11 +192,12 @@ async def _transferred(client, call_id: str):
     return found[-1] if found else None
 
 
-def _tones(audio, window_ms: int = 250) -> list[str]:
-    """Per window of the recording: which simulated phones are heard, by their
-    steady tones: "a" alice's 440 Hz, "e" erin's 660 Hz, "ae" both (a 3-way)."""
+def _tones(audio, window_ms: int = 250, tones: dict | None = None) -> list[str]:
+    """Per window of the recording: which phones are heard, by their steady
+    tones: "a" alice's 440 Hz, "e" erin's 660 Hz, "ae" both (a 3-way)."""
     from tests.real.test_phones_real import goertzel_power
 
+    tones = tones or {"a": 440, "e": 660}
     out = []
     mono = audio.set_channels(1)
     for ms in range(0, len(mono) - window_ms, window_ms):
@@ -205,8 +207,8 @@ def _tones(audio, window_ms: int = 250) -> list[str]:
         if total <= 0:
             out.append("")
             continue
-        share = {hz: 2 * goertzel_power(samples, seg.frame_rate, hz) / total for hz in (440, 660)}
-        out.append(("a" if share[440] > 0.1 else "") + ("e" if share[660] > 0.1 else ""))
+        out.append("".join(mark for mark, hz in tones.items()
+                           if 2 * goertzel_power(samples, seg.frame_rate, hz) / total > 0.1))
     return out
 
 
@@ -275,3 +277,54 @@ async def test_threeway_consult_with_an_expert(server, ami, sandbox):
         assert first["a"] < first["ae"] < max(i for i, m in enumerate(marks) if m == "e"), seen
     finally:
         await set_phone(ami, ERIN, reset=True)
+
+
+async def test_attended_transfer_between_two_sip_desk_phones(server, ami, sandbox, phones):
+    """Real SIP phones on both seats (baresip, auto-answer): dave (1 kHz tone)
+    consults erin (660 Hz) and hands over from the desk (``complete``); Asterisk
+    hangs up dave's phone, erin's keeps the caller; one recording hears dave,
+    then erin."""
+    from tests.real.test_phones_real import sip_password
+
+    dave_pw = sip_password(server.add_user("dave", extension="1004", queues="support", phone="sip"))
+    erin_pw = sip_password(server.add_user("erin", role="expert", extension="1005", phone="sip"))
+    dave_phone = await phones("dave", "1004", dave_pw, tone_hz=1000.0)
+    erin_phone = await phones("erin", "1005", erin_pw, tone_hz=660.0)
+    await dave_phone.wait_event("REGISTER_OK", timeout=15)
+    await erin_phone.wait_event("REGISTER_OK", timeout=15)
+    dave = await server.desk("dave")
+    erin = await server.desk("erin", join_queues=False)
+    sam = await server.desk("sam", join_queues=False)
+    caller = number()
+    await call(ami, caller, name="SIP Transfer", hold=25)
+    pop = await dave.next_of("screen_pop", timeout=25)
+    call_id = pop["call"]["id"]
+    await dave_phone.wait_event("CALL_ESTABLISHED", timeout=10)
+    await until(lambda: _recording_started(dave, call_id), "dave's leg recording", 10)
+    r = await dave.post("/api/v1/agent/transfer", {"mode": "attended", "target": {"expert": "erin"},
+                                                   "notes": "SIP to SIP", "draft": {"type": "consultation"}})
+    assert r.status_code == 202, r.text
+    erin_pop = await erin.next_of("screen_pop", timeout=20)
+    assert erin_pop["call"]["id"] == call_id and erin_pop["handoff"]["notes"] == "SIP to SIP"
+    await erin_phone.wait_event("CALL_ESTABLISHED", timeout=15)  # erin's phone answered the consult
+    r = await dave.post("/api/v1/agent/transfer/consult", {"action": "complete"})
+    assert r.status_code == 202 and r.json()["status"] == "completing", r.text
+    moved = await until(lambda: _transferred(dave, call_id), "call_transferred on dave's desk", 15)
+    assert (moved["mode"], moved["from_agent"], moved["to_agent"]) == ("attended", "dave", "erin")
+    await dave_phone.wait_event("CALL_CLOSED", timeout=15)  # Asterisk hung up dave's leg
+    await erin.next_of("call_ended", timeout=40)  # the caller hangs up after its hold time
+    await erin_phone.wait_event("CALL_CLOSED", timeout=15)
+
+    async def done():
+        row = (await sam.get(f"/api/v1/calls/{call_id}")).json()
+        return row if row.get("ended_at") and row.get("agents") == ["dave", "erin"] else None
+    row = await until(done, "the call row naming dave then erin", 30)
+    assert [(t["mode"], t["to_agent"], t["status"]) for t in row["transfers"]] == [("attended", "erin", "completed")]
+    rec = await stored_recording(sam, call_id)
+    assert len((await sam.get("/api/v1/recordings", call_id=call_id)).json()["items"]) == 1
+    play = await sam.post(f"/api/v1/recordings/{rec['id']}/play")
+    audio = AudioSegment.from_file(io.BytesIO((await fetch(sam, play.json()["url"])).content), format="wav")
+    marks = _tones(audio, tones={"d": 1000, "e": 660})
+    seen = " ".join(m or "." for m in marks)
+    assert _longest_run(marks, "d") >= 4 and _longest_run(marks, "e") >= 12, seen
+    assert marks.index("d") < max(i for i, m in enumerate(marks) if m == "e"), seen
