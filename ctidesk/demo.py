@@ -102,6 +102,7 @@ async def load_demo_data(settings) -> list[tuple[str, str, str, str | None]]:
                                       ended_at=start + timedelta(minutes=4), outcome="answered"))
             await db.commit()
             await _demo_products(db)  # issue 3: what the IVR's product lookup (key 3) reads out
+            await _demo_articles(db)  # issue 14: the knowledge base the desk searches and the pop suggests
     finally:
         await engine.dispose()
     return logins
@@ -121,4 +122,45 @@ async def _demo_products(db) -> None:
     for code, model, name, info in DEMO_PRODUCTS:
         if (await db.execute(select(CatalogProduct.id).where(CatalogProduct.code == code))).first() is None:
             db.add(CatalogProduct(code=code, model=model, name=name, info=json.dumps(info, ensure_ascii=False)))
+    await db.commit()
+
+
+# (title, Markdown body, product models, fault codes, tags); published, written by erin (expert).
+DEMO_ARTICLES = [
+    ("洗衣机滚筒不转怎么办", "**现象**：洗衣机通电、进水正常，但滚筒不转。\n\n"
+     "1. 确认门锁已关好（门锁指示灯亮）。\n2. 断电五分钟后重新开机。\n3. 检查皮带是否松脱或断裂。\n"
+     "4. 若显示 E21，先清洗排水泵过滤器。\n\n仍不转：预约上门维修（保修期内免费）。",
+     ["XQG100"], ["E21"], ["repair", "support", "product"]),
+    ("Washing machine drum does not turn", "**Symptom**: the machine fills with water but the drum does not turn.\n\n"
+     "1. Check that the door lock has clicked shut.\n2. Switch off at the wall for five minutes.\n"
+     "3. Check the drive belt.\n4. On error E21, clean the drain pump filter first.\n\n"
+     "Still not turning: book a technician (free under warranty).",
+     ["XQG100"], ["E21"], ["repair", "support", "product"]),
+    ("错误代码 E21：排水超时", "E21 表示排水超时。\n\n- 检查排水管是否弯折或堵塞\n- 清洗排水泵过滤器（机身右下角）\n"
+     "- 排水管高度不超过 100 厘米\n\n清理后运行一次“单脱水”确认。",
+     ["XQG100"], ["E21"], ["repair", "support"]),
+    ("Error E21: drain timeout", "E21 means the water did not drain in time.\n\n- Check the drain hose for kinks\n"
+     "- Clean the drain pump filter (bottom right)\n- Keep the hose end below 100 cm\n\n"
+     "Then run a spin-only cycle to confirm.", ["XQG100"], ["E21"], ["repair", "support"]),
+    ("空调 KFR-35GW 安装指南", "## 安装前\n\n- 墙体承重、预留专用插座（16A）\n- 室外机距离不超过 15 米\n\n"
+     "## 安装后\n\n试机 30 分钟，出风温差应大于 8°C。安装免费，高空作业费另计。",
+     ["KFR-35GW"], [], ["install", "sales"]),
+    ("Air conditioner KFR-35GW installation guide", "## Before\n\n- A load-bearing wall and a dedicated 16 A socket\n"
+     "- Outdoor unit at most 15 m away\n\n## After\n\nRun it for 30 minutes: the air should come out at least "
+     "8 °C cooler. Installation is free; work at height is charged.", ["KFR-35GW"], [], ["install", "sales"]),
+    ("保修政策说明", "整机保修三年，压缩机保修十年。保修凭购买发票或电子保修卡，人为损坏不在保修范围。",
+     [], [], ["warranty", "support", "sales"]),
+]
+
+
+async def _demo_articles(db) -> None:
+    from knowledge import service as kb
+    from knowledge.models import KbArticle
+
+    for title, body, products, faults, tags in DEMO_ARTICLES:
+        if (await db.execute(select(KbArticle.id).where(KbArticle.title == title))).first() is not None:
+            continue
+        article = await kb.create(db=db, actor="erin", role="expert", title=title, body=body,
+                                  products=products, fault_codes=faults, tags=tags)
+        await kb.set_state(db=db, actor="erin", role="expert", article_id=article.id, state="published")
     await db.commit()

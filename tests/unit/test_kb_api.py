@@ -333,3 +333,17 @@ async def test_unfiltered_search_ranks_the_newest_matches_a_product_filter_all(c
     assert {i["id"] for i in r.json()["items"]} == {older["id"], newest["id"]}
     r = await search(client, h, q="drain", product="p1")
     assert [i["id"] for i in r.json()["items"]][0] == best["id"] and len(r.json()["items"]) == 3
+
+
+async def test_the_demo_seeds_published_articles_once(app, client, h):
+    from ctidesk import demo
+
+    for _ in range(2):
+        await demo.load_demo_data(app.state.container.settings)
+    r = await search(client, h, q="滚筒不转")
+    assert [i["title"] for i in r.json()["items"]] == ["洗衣机滚筒不转怎么办"]
+    r = await search(client, h, q="E21", product="XQG100")
+    assert len(r.json()["items"]) == 4
+    async with app.state.container.sessionmaker() as s:
+        assert (await s.execute(text("SELECT count(*), min(state), max(state) FROM kb_articles"))).one() == (
+            len(demo.DEMO_ARTICLES), "published", "published")
