@@ -8,7 +8,8 @@ codes and tags as rows (``kind`` product | fault | tag), indexed by
 index lookups, not scans of JSON.
 
 Full-text search (SQLite only): ``kb_fts`` is an FTS5 table over
-``title, body`` with the ``trigram`` tokenizer (SQLite >= 3.34), an
+``title, body, products`` (the JSON list: a product filter is the phrase
+``"XQG100"`` with its JSON quotes, intersected inside FTS5) with the ``trigram`` tokenizer (SQLite >= 3.34), an
 *external content* index of ``kb_articles`` (the text is stored once) kept in
 sync by the triggers below. Trigrams find any substring of three or more
 characters, so Chinese (no spaces) "滚筒不转" is found inside
@@ -78,15 +79,17 @@ class KbArticleLabel(Base):
 
 # The FTS5 index and its triggers (SQLite). Migration 0010 runs the same text.
 FTS_DDL = (
-    "CREATE VIRTUAL TABLE kb_fts USING fts5(title, body, content='kb_articles', "
+    "CREATE VIRTUAL TABLE kb_fts USING fts5(title, body, products, content='kb_articles', "
     "content_rowid='id', tokenize='trigram')",
     "CREATE TRIGGER kb_articles_fts_ai AFTER INSERT ON kb_articles BEGIN "
-    "INSERT INTO kb_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "INSERT INTO kb_fts(rowid, title, body, products) VALUES (new.id, new.title, new.body, new.products); END",
     "CREATE TRIGGER kb_articles_fts_ad AFTER DELETE ON kb_articles BEGIN "
-    "INSERT INTO kb_fts(kb_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END",
-    "CREATE TRIGGER kb_articles_fts_au AFTER UPDATE OF title, body ON kb_articles BEGIN "
-    "INSERT INTO kb_fts(kb_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
-    "INSERT INTO kb_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "INSERT INTO kb_fts(kb_fts, rowid, title, body, products) "
+    "VALUES ('delete', old.id, old.title, old.body, old.products); END",
+    "CREATE TRIGGER kb_articles_fts_au AFTER UPDATE OF title, body, products ON kb_articles BEGIN "
+    "INSERT INTO kb_fts(kb_fts, rowid, title, body, products) "
+    "VALUES ('delete', old.id, old.title, old.body, old.products); "
+    "INSERT INTO kb_fts(rowid, title, body, products) VALUES (new.id, new.title, new.body, new.products); END",
 )
 FTS_DROP = (
     "DROP TRIGGER IF EXISTS kb_articles_fts_au",

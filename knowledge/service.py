@@ -14,11 +14,11 @@ Each saved version is also written to ``kb_article_versions``, the first
 included, so the history holds every version an editor replaced.
 
 Search (:func:`search`): on SQLite, the FTS5 ``trigram`` index ``kb_fts``
-ranked by bm25 (title weighted 8x the body). Ranking costs a few
+ranked by bm25 (title 8x, product models 2x the body). Ranking costs
 microseconds per matching row, so a search without a product filter ranks
 the :data:`RANK_WINDOW` newest matches (found by rowid without ranking);
-with a product filter it ranks all of that product's matches (hundreds at
-most). Snippets are cut in Python for the returned rows only. The user's text is split on
+with a product filter (the JSON-quoted model as a phrase on the ``products``
+column, intersected inside FTS5) it ranks all of that product's matches. Snippets are cut in Python for the returned rows only. The user's text is split on
 whitespace; every term of 3 or more characters becomes an FTS5 *string*
 (``"..."`` with inner quotes doubled), so no input is FTS5 syntax (``AND``,
 ``NEAR(``, ``*``, ``:``, ``^`` are just text) and all terms must match.
@@ -51,7 +51,7 @@ MAX_TERMS = 12
 MAX_LIMIT = 50
 SUGGESTIONS_MAX = 5
 TRIGRAM = 3
-RANK_WINDOW = 1000  # an unfiltered full-text search ranks the newest 1,000 matches
+RANK_WINDOW = 500  # an unfiltered full-text search ranks the newest 500 matches
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LABEL_FIELDS = (("products", "product"), ("fault_codes", "fault"), ("tags", "tag"))
 
@@ -268,7 +268,7 @@ def search_sql(terms: list[str], *, product: str | None, limit: int, published_o
     where: list[str] = []
     if published_only:
         where.append("a.state = 'published'")
-    if product:
+    if product and not long_terms:
         params["product"] = normalize_label("product", product)
         where.append("a.id IN (SELECT article_id FROM kb_article_labels "
                      "WHERE kind = 'product' AND value = :product)")
@@ -278,6 +278,11 @@ def search_sql(terms: list[str], *, product: str | None, limit: int, published_o
     columns = "a.id, a.title, a.body, a.state, a.products, a.tags, a.fault_codes, a.updated_at"
     if long_terms:
         params["match"] = " ".join(fts_string(t) for t in long_terms)
+        if product:
+            # the products column holds the JSON list: the model *with* its JSON quotes
+            # is a phrase only a whole label matches, intersected inside FTS5
+            label = json.dumps(normalize_label("product", product), ensure_ascii=False)
+            params["match"] += " AND {products}: " + fts_string(label)
         window = ""
         if not product and not short_terms:
             # bm25 costs microseconds per matching row: an unselective word ("water" in
@@ -286,7 +291,7 @@ def search_sql(terms: list[str], *, product: str | None, limit: int, published_o
             params["window"] = RANK_WINDOW
             window = (" AND f.rowid >= (SELECT coalesce(min(rowid), 0) FROM (SELECT rowid FROM kb_fts "
                       "WHERE kb_fts MATCH :match ORDER BY rowid DESC LIMIT :window))")
-        ranked = ("SELECT f.rowid AS id, bm25(kb_fts, 8.0, 1.0) AS score FROM kb_fts f "
+        ranked = ("SELECT f.rowid AS id, bm25(kb_fts, 8.0, 1.0, 2.0) AS score FROM kb_fts f "
                   "JOIN kb_articles a ON a.id = f.rowid WHERE kb_fts MATCH :match" + window
                   + "".join(f" AND {w}" for w in where) + " ORDER BY score LIMIT :limit")
         sql = (f"SELECT {columns}, r.score AS score FROM ({ranked}) r JOIN kb_articles a ON a.id = r.id "

@@ -20,15 +20,17 @@ branch_labels = None
 depends_on = None
 
 FTS_DDL = (
-    "CREATE VIRTUAL TABLE kb_fts USING fts5(title, body, content='kb_articles', "
+    "CREATE VIRTUAL TABLE kb_fts USING fts5(title, body, products, content='kb_articles', "
     "content_rowid='id', tokenize='trigram')",
     "CREATE TRIGGER kb_articles_fts_ai AFTER INSERT ON kb_articles BEGIN "
-    "INSERT INTO kb_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "INSERT INTO kb_fts(rowid, title, body, products) VALUES (new.id, new.title, new.body, new.products); END",
     "CREATE TRIGGER kb_articles_fts_ad AFTER DELETE ON kb_articles BEGIN "
-    "INSERT INTO kb_fts(kb_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END",
-    "CREATE TRIGGER kb_articles_fts_au AFTER UPDATE OF title, body ON kb_articles BEGIN "
-    "INSERT INTO kb_fts(kb_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
-    "INSERT INTO kb_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "INSERT INTO kb_fts(kb_fts, rowid, title, body, products) "
+    "VALUES ('delete', old.id, old.title, old.body, old.products); END",
+    "CREATE TRIGGER kb_articles_fts_au AFTER UPDATE OF title, body, products ON kb_articles BEGIN "
+    "INSERT INTO kb_fts(kb_fts, rowid, title, body, products) "
+    "VALUES ('delete', old.id, old.title, old.body, old.products); "
+    "INSERT INTO kb_fts(rowid, title, body, products) VALUES (new.id, new.title, new.body, new.products); END",
 )
 FTS_DROP = (
     "DROP TRIGGER IF EXISTS kb_articles_fts_au",

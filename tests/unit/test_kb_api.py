@@ -212,6 +212,10 @@ async def test_product_filter(client, h):
     assert r.json()["items"] == []
     r = await search(client, h, q="皮带", product="XQG100")
     assert [i["id"] for i in r.json()["items"]] == [drum["id"]]
+    for partial in ("XQG10", "QG100", "XQG1000"):  # a whole model, not a piece of one
+        assert (await search(client, h, q="皮带", product=partial)).json()["items"] == [], partial
+    r = await search(client, h, q="xqg100")  # a model name is searchable text too
+    assert [i["id"] for i in r.json()["items"]] == [drum["id"]]
 
 
 async def test_search_follows_edits(client, h):
