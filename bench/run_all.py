@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["ami_throughput.py", "screen_pop.py", "tickets.py", "ivr.py", "recordings.py", "supervisor_feed.py",
-           "softphone.py"]
+BENCHES = ["ami_throughput.py", "screen_pop.py", "tickets.py", "kb.py", "ivr.py", "recordings.py",
+           "supervisor_feed.py", "softphone.py"]
 
 
 def main() -> int:

@@ -14,11 +14,14 @@ Each saved version is also written to ``kb_article_versions``, the first
 included, so the history holds every version an editor replaced.
 
 Search (:func:`search`): on SQLite, the FTS5 ``trigram`` index ``kb_fts``
-ranked by bm25 (title 8x, product models 2x the body). Ranking costs
-microseconds per matching row, so a search without a product filter ranks
-the :data:`RANK_WINDOW` newest matches (found by rowid without ranking);
-with a product filter (the JSON-quoted model as a phrase on the ``products``
-column, intersected inside FTS5) it ranks all of that product's matches. Snippets are cut in Python for the returned rows only. The user's text is split on
+ranked by FTS5's bm25 (title 8x, product models 2x the body). A product
+filter is the JSON-quoted model as a phrase on the ``products`` column,
+intersected inside FTS5. bm25 first counts every article each phrase is in
+(its IDF), tens of milliseconds for a word in 40% of 100k articles; so when
+a phrase matches more than :data:`RANK_WINDOW` articles (a capped count
+says) the same BM25 formula without IDF (term frequency, k1 1.2, b 0.75,
+title 8x body) is computed in SQL instead, and without a product filter only
+over the :data:`RANK_WINDOW` newest matches (found by rowid, unranked). Snippets are cut in Python for the returned rows only. The user's text is split on
 whitespace; every term of 3 or more characters becomes an FTS5 *string*
 (``"..."`` with inner quotes doubled), so no input is FTS5 syntax (``AND``,
 ``NEAR(``, ``*``, ``:``, ``^`` are just text) and all terms must match.
@@ -51,7 +54,7 @@ MAX_TERMS = 12
 MAX_LIMIT = 50
 SUGGESTIONS_MAX = 5
 TRIGRAM = 3
-RANK_WINDOW = 500  # an unfiltered full-text search ranks the newest 500 matches
+RANK_WINDOW = 300  # a phrase in more articles is ranked without IDF, over the newest 300 matches
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LABEL_FIELDS = (("products", "product"), ("fault_codes", "fault"), ("tags", "tag"))
 
@@ -259,9 +262,31 @@ def like_pattern(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _product_phrase(product: str) -> str:
+    """The products column holds the JSON list: the model *with* its JSON quotes is a
+    phrase only a whole label matches (intersected inside FTS5)."""
+    return "{products}: " + fts_string(json.dumps(normalize_label("product", product), ensure_ascii=False))
+
+
+def _tf_columns(long_terms: list[str], params: dict) -> tuple[str, str]:
+    """BM25's term-frequency part (k1 1.2, b 0.75; title 8x the body), without IDF:
+    ``(columns, score)``: the per-row term counts and lengths (each computed once,
+    in a materialized step), and the score over them."""
+    columns = ["length(a.title) AS lt", "length(a.body) AS lb"]
+    parts = []
+    for i, term in enumerate(long_terms):
+        params[f"t{i}"], params[f"n{i}"] = term.lower(), len(term)
+        for col, short, weight, avg in (("a.title", "t", 8.0, 40.0), ("a.body", "b", 1.0, 600.0)):
+            folded = f"lower({col})" if term.isascii() else col  # lower() folds ASCII only anyway
+            columns.append(f"(length({col}) - length(replace({folded}, :t{i}, ''))) / :n{i} AS {short}{i}")
+            parts.append(f"{weight} * {short}{i} * 2.2 / ({short}{i} + 1.2 * (0.25 + 0.75 * l{short} / {avg}))")
+    return ", ".join(columns), "-(" + " + ".join(parts) + ")"
+
+
 def search_sql(terms: list[str], *, product: str | None, limit: int, published_only: bool,
-               fts: bool = True) -> tuple[str, dict, str]:
-    """``(sql, params, mode)`` of a search (module doc); ``mode`` is ``fts`` or ``like``."""
+               fts: bool = True, frequent: bool = False) -> tuple[str, dict, str]:
+    """``(sql, params, mode)`` of a search (module doc); ``mode`` is ``fts`` or ``like``.
+    ``frequent``: some word matches more than :data:`RANK_WINDOW` articles (see :func:`search`)."""
     long_terms = [t for t in terms if len(t) >= TRIGRAM] if fts else []
     short_terms = [t for t in terms if t not in long_terms]
     params: dict = {"limit": limit}
@@ -279,27 +304,40 @@ def search_sql(terms: list[str], *, product: str | None, limit: int, published_o
     if long_terms:
         params["match"] = " ".join(fts_string(t) for t in long_terms)
         if product:
-            # the products column holds the JSON list: the model *with* its JSON quotes
-            # is a phrase only a whole label matches, intersected inside FTS5
-            label = json.dumps(normalize_label("product", product), ensure_ascii=False)
-            params["match"] += " AND {products}: " + fts_string(label)
-        window = ""
-        if not product and not short_terms:
-            # bm25 costs microseconds per matching row: an unselective word ("water" in
-            # 40% of 100k articles) would rank tens of thousands. Rank the RANK_WINDOW
-            # newest matches (found without ranking, by rowid, descending) instead.
-            params["window"] = RANK_WINDOW
-            window = (" AND f.rowid >= (SELECT coalesce(min(rowid), 0) FROM (SELECT rowid FROM kb_fts "
-                      "WHERE kb_fts MATCH :match ORDER BY rowid DESC LIMIT :window))")
-        ranked = ("SELECT f.rowid AS id, bm25(kb_fts, 8.0, 1.0, 2.0) AS score FROM kb_fts f "
-                  "JOIN kb_articles a ON a.id = f.rowid WHERE kb_fts MATCH :match" + window
-                  + "".join(f" AND {w}" for w in where) + " ORDER BY score LIMIT :limit")
+            params["match"] += " AND " + _product_phrase(product)
+        matched = ("FROM kb_fts f JOIN kb_articles a ON a.id = f.rowid WHERE kb_fts MATCH :match"
+                   + "".join(f" AND {w}" for w in where))
+        if frequent:
+            counts, score = _tf_columns(long_terms, params)
+            if not product and not short_terms:
+                params["window"] = RANK_WINDOW
+                matched += (" AND f.rowid >= (SELECT coalesce(min(rowid), 0) FROM (SELECT rowid FROM kb_fts "
+                            "WHERE kb_fts MATCH :match ORDER BY rowid DESC LIMIT :window))")
+            sql = (f"WITH c AS MATERIALIZED (SELECT f.rowid AS id, {counts} {matched}), "
+                   f"r AS (SELECT id, {score} AS score FROM c ORDER BY score LIMIT :limit) "
+                   f"SELECT {columns}, r.score AS score FROM r JOIN kb_articles a ON a.id = r.id ORDER BY r.score")
+            return sql, params, "fts"
+        ranked = f"SELECT f.rowid AS id, bm25(kb_fts, 8.0, 1.0, 2.0) AS score {matched} ORDER BY score LIMIT :limit"
         sql = (f"SELECT {columns}, r.score AS score FROM ({ranked}) r JOIN kb_articles a ON a.id = r.id "
                "ORDER BY r.score")
         return sql, params, "fts"
     sql = (f"SELECT {columns}, 0.0 AS score FROM kb_articles a"
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.id DESC LIMIT :limit")
     return sql, params, "like"
+
+
+async def _frequent(db: AsyncSession, terms: list[str], product: str | None) -> bool:
+    """Does any phrase of the query match more than RANK_WINDOW articles? (Each count
+    stops at RANK_WINDOW + 1 rows: well under a millisecond.)"""
+    phrases = [fts_string(t) for t in terms if len(t) >= TRIGRAM]
+    if phrases and product:
+        phrases.append(_product_phrase(product))
+    for phrase in phrases:
+        found = await db.execute(text("SELECT count(*) FROM (SELECT 1 FROM kb_fts WHERE kb_fts MATCH :m "
+                                      "LIMIT :cap)"), {"m": phrase, "cap": RANK_WINDOW + 1})
+        if found.scalar_one() > RANK_WINDOW:
+            return True
+    return False
 
 
 def snippet(body: str, terms: list[str], width: int = 120) -> str:
@@ -322,9 +360,10 @@ async def search(*, db: AsyncSession, q: str | None, role: str, product: str | N
     if product is not None and (not product.strip() or len(product) > 80 or _CONTROL.search(product)):
         raise Invalid("product must be a model name of 1..80 characters", field="query.product")
     fts = db.get_bind().dialect.name == "sqlite"
-    sql, params, mode = search_sql(terms, product=product, limit=limit,
-                                   published_only=not is_editor(role), fts=fts)
     try:
+        frequent = fts and await _frequent(db, terms, product)
+        sql, params, mode = search_sql(terms, product=product, limit=limit,
+                                       published_only=not is_editor(role), fts=fts, frequent=frequent)
         rows = (await db.execute(text(sql), params)).mappings().all()
     except OperationalError as exc:  # quoting makes this unreachable; never a 500 if it is not
         raise Invalid(f"the search text cannot be searched for: {exc.orig}", field="query.q") from None
