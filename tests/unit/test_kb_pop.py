@@ -108,3 +108,23 @@ def test_the_suggestion_query_uses_the_label_index(tmp_path):
     plan = " ".join(r[-1] for r in sqlite3.connect(tmp_path / "s.db").execute("EXPLAIN QUERY PLAN " + sql, params))
     assert "ix_kb_article_labels_kind_value" in plan and "SCAN l" not in plan, plan
     assert KbArticle.__tablename__ in sql
+
+
+async def test_the_orm_suggester_answers_the_same(app, db, customer):
+    """The suggester used off SQLite files (PostgreSQL, in-memory) runs the same query."""
+    from knowledge.suggest import OrmSuggester, SqliteSuggester
+
+    db.add(CustomerProduct(customer_id=customer.id, model="XQG100"))
+    await db.commit()
+    both = await add_article(db, "drum", products=["XQG100"], tags=["support"])
+    tagged = await add_article(db, "queue", tags=["support"])
+    await add_article(db, "draft", state="draft", tags=["support"])
+    path = [{"node": "to_support", "type": "queue"}]
+    orm = await OrmSuggester(app.state.container.sessionmaker).for_call(customer_id=customer.id, ivr_path=path)
+    assert [s["id"] for s in orm] == [both, tagged]
+    raw = SqliteSuggester(str(app.state.container.settings.state_dir / "t.db"))
+    try:
+        assert await raw.for_call(customer_id=customer.id, ivr_path=path) == orm
+        assert await raw.for_call(customer_id=None, ivr_path=[], queue=None) == []
+    finally:
+        raw.close()
