@@ -46,6 +46,10 @@ class SqlitePopReader:
                                     isolation_level=None)  # autocommit: each read sees the latest commit
         self.conn.execute("PRAGMA query_only=ON")
         self.conn.execute("PRAGMA busy_timeout=1000")
+        # Memory-mapped reads: every commit of the call writer empties this connection's
+        # page cache, and the next lookup read its index pages back with pread() calls on
+        # the event loop; mapped, they are plain memory (issue 15).
+        self.conn.execute("PRAGMA mmap_size=1073741824")
 
     def close(self) -> None:
         self.conn.close()

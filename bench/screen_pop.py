@@ -422,7 +422,7 @@ if hasattr(sp.ScreenPop, "_body"):  # the database part of the pop, once per cal
     sp.ScreenPop._body = timed("body", sp.ScreenPop._body, lambda a, kw: (a[1], None))
 cs.history = timed("history", cs.history, lambda a, kw: (kw.get("exclude_call_id"), None))
 rs.CallerResolver._resolve = timed("resolve", rs.CallerResolver._resolve, lambda a, kw: (a[1], None))
-st.CallStore._write = timed("store_write", st.CallStore._write, lambda a, kw: (len(a[1]), None))
+st.CallStore.write = timed("store_write", st.CallStore.write, lambda a, kw: (len(a[1]), None))
 event.listen(Pool, "connect", lambda *a: spans.append(["db_connect", None, None, time.time(), time.time()]))
 try:
     runpy.run_module("ctidesk.cli", run_name="__main__")

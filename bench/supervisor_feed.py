@@ -79,9 +79,15 @@ async def clients_main(url: str, n: int) -> None:
 
 def shared_dir() -> Path:
     for candidate in (ROOT.parent / "shared", Path("/work/shared")):
-        if (candidate / "bench" / "make_stream.py").exists():
+        if (candidate / "ami-traces").is_dir():
             return candidate
-    sys.exit("shared/bench/make_stream.py not found beside the repository")
+    sys.exit("shared/ami-traces not found beside the repository")
+
+
+def stream_maker(shared: Path) -> Path:
+    """shared/bench/make_stream.py, else the repository's own bench/make_stream.py."""
+    theirs = shared / "bench" / "make_stream.py"
+    return theirs if theirs.exists() else ROOT / "bench" / "make_stream.py"
 
 
 def split_events(data: bytes) -> list[bytes]:
@@ -98,7 +104,7 @@ async def run(a) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         stream = tmp / "stream.ami"
-        subprocess.run([sys.executable, str(shared / "bench" / "make_stream.py"),
+        subprocess.run([sys.executable, str(stream_maker(shared)),
                         str(shared / "ami-traces" / "asterisk22"), str(shared / "ami-traces" / "cacofonisk"),
                         "--copies", str(a.copies), "--out", str(stream)], check=True, stdout=subprocess.DEVNULL)
         events = split_events(stream.read_bytes())

@@ -136,8 +136,7 @@ class CallStore(JournalledWriter):
 
             async def flush_rows():
                 if pending:
-                    await db.execute(_upsert_many(insert), [
-                        {c: row.get(c) for c in COLUMNS} for row in pending.values()])
+                    await db.execute(_upsert_many(insert), [_full_row(row) for row in pending.values()])
                 pending.clear()
 
             for item in items:
@@ -260,6 +259,19 @@ def _dialect_insert(name: str):
 
 COLUMNS = ("call_id", "updated_at") + FIRST + LATEST
 _UPSERTS: dict = {}
+# Columns with a Python-side default (direction "inbound", created_at now): the ORM's bulk
+# insert left a None out so that the default applied; the Core executemany gets every
+# column, so a None there takes the default here (the upsert's COALESCE keeps a stored value).
+_DEFAULTS = {c: CallRecord.__table__.c[c].default for c in COLUMNS
+             if CallRecord.__table__.c[c].default is not None}
+
+
+def _full_row(row: dict) -> dict:
+    full = {c: row.get(c) for c in COLUMNS}
+    for c, default in _DEFAULTS.items():
+        if full[c] is None:
+            full[c] = default.arg(None) if default.is_callable else default.arg
+    return full
 
 
 def _upsert_many(insert):
@@ -268,7 +280,9 @@ def _upsert_many(insert):
     (latest columns), so a batch goes to the database as one executemany."""
     stmt = _UPSERTS.get(insert)
     if stmt is None:
-        base = insert(CallRecord)
+        # On the Table, not the mapped class: a Core executemany. The ORM's bulk-insert
+        # path rebuilt the statement and its cache key on every batch, on the event loop.
+        base = insert(CallRecord.__table__)
         table = CallRecord.__table__.c
         set_ = {c: func.coalesce(table[c], base.excluded[c]) for c in FIRST}
         set_.update({c: func.coalesce(base.excluded[c], table[c]) for c in LATEST})

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
 
 from ctidesk.bus import EventBus
 from ctidesk.db import make_engine, make_sessionmaker
@@ -71,6 +72,47 @@ def build_container(settings: Settings) -> Container:
     return container
 
 
+# How uvicorn serves the app (``ctidesk serve`` and the tests' live server alike).
+# No permessage-deflate on the websockets: it compresses every frame once per
+# socket, and with 200 wallboards that was most of the bridge's CPU in a burst
+# (issue 15); the frames are small JSON on a LAN.
+SERVER_OPTIONS = {"ws": "websockets-sansio", "ws_per_message_deflate": False, "lifespan": "on"}
+
+
+class SecurityHeaders:
+    """Security headers on every HTTP response, as plain ASGI middleware.
+
+    Caller names are attacker-controlled: the pages never build HTML from data,
+    and the CSP forbids inline script as a second line of defence. (Not
+    ``@app.middleware("http")``: that runs each request in an extra task and
+    streams the body through a memory channel, about as much CPU as the rest of
+    a ``/healthz`` request; issue 15.)"""
+
+    CSP = ("default-src 'self'; connect-src 'self' ws: wss:; "
+           "frame-ancestors 'none'; base-uri 'none'")
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = scope["path"].startswith("/api/")
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", self.CSP)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                if api:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings, *, start_bridge: bool = True) -> FastAPI:
     container = build_container(settings)
 
@@ -88,19 +130,7 @@ def create_app(settings: Settings, *, start_bridge: bool = True) -> FastAPI:
 
     errors.install(app)  # service errors -> HTTP, in one place
 
-    @app.middleware("http")
-    async def security_headers(request, call_next):
-        response = await call_next(request)
-        # Caller names are attacker-controlled: the pages never build HTML from
-        # data, and the CSP forbids inline script as a second line of defence.
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; connect-src 'self' ws: wss:; "
-                                    "frame-ancestors 'none'; base-uri 'none'")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     from accounts.http import router as accounts_router
     from agent_desk.http import router as desk_router

@@ -25,7 +25,7 @@ def _serve(settings, *, migrate: bool = True) -> None:
     import uvicorn
 
     from ctidesk import migrate as migrations
-    from ctidesk.app import create_app
+    from ctidesk.app import SERVER_OPTIONS, create_app
 
     from ivr.cli import require_valid_menu
 
@@ -34,7 +34,7 @@ def _serve(settings, *, migrate: bool = True) -> None:
         migrations.upgrade(settings)
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
-                            log_level=settings.log_level.lower(), ws="websockets-sansio", lifespan="on")
+                            log_level=settings.log_level.lower(), **SERVER_OPTIONS)
     logs.install("uvicorn", "uvicorn.access", "uvicorn.error")  # after uvicorn configured its loggers
     click.echo(f"ctidesk serving on http://{settings.http_host}:{settings.http_port}/ "
                f"(AMI {settings.ami_host}:{settings.ami_port}, FastAGI {settings.agi_host}:{settings.agi_port})")

@@ -7,7 +7,9 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def get_container(request: Request):
+async def get_container(request: Request):
+    # async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool,
+    # a thread hop (and a wake-up on a busy machine) on every request (issue 15)
     return request.app.state.container
 
 

@@ -32,6 +32,17 @@ def _insert(dialect: str):
     return insert
 
 
+_STATEMENTS: dict = {}
+
+
+def _statement(insert, model):
+    """``INSERT ... ON CONFLICT DO NOTHING`` on ``model``'s table, built once."""
+    stmt = _STATEMENTS.get((insert, model))
+    if stmt is None:
+        stmt = _STATEMENTS[(insert, model)] = insert(model.__table__).on_conflict_do_nothing()
+    return stmt
+
+
 class SupervisorStore(JournalledWriter):
     name = "supervisor"
 
@@ -69,9 +80,10 @@ class SupervisorStore(JournalledWriter):
                                str(row["reason"])[:64], "queues": (row.get("queues") or "")[:255]})
         async with self.sessionmaker() as db:
             insert = _insert(db.bind.dialect.name)
+            # Core executemany on the tables (the ORM bulk path costs more on the loop)
             if calls:
-                await db.execute(insert(QueueCall).on_conflict_do_nothing(), calls)
+                await db.execute(_statement(insert, QueueCall), calls)
             if states:
-                await db.execute(insert(AgentStateLog).on_conflict_do_nothing(), states)
+                await db.execute(_statement(insert, AgentStateLog), states)
             await db.commit()
 

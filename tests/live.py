@@ -11,15 +11,14 @@ import uvicorn
 import websockets
 
 from ctidesk import migrate
-from ctidesk.app import create_app
+from ctidesk.app import SERVER_OPTIONS, create_app
 
 
 @contextlib.asynccontextmanager
 async def live_app(settings, *, start_bridge: bool = True):
     await asyncio.to_thread(migrate.upgrade, settings)
     app = create_app(settings, start_bridge=start_bridge)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio",
-                            lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **SERVER_OPTIONS)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

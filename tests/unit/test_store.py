@@ -94,3 +94,22 @@ async def test_reconcile_closes_rows_asterisk_no_longer_has(sm):
     assert by_id["300.3"].ended_at is None  # still up in Asterisk: left alone
     async with sm() as db:
         assert (await db.execute(select(func.count()).select_from(CallRecord))).scalar() == 3
+
+
+async def test_a_row_first_seen_after_its_start_gets_the_column_defaults(sm):
+    """A call the writer first hears of by a later event (a restart mid-call, then the
+    answer): direction and created_at take their defaults, and a later call_created
+    does not overwrite the first values stored; the upsert is one Core executemany."""
+    store = make_store(sm)
+    store.start()
+    t = 1_800_000_000.0
+    store(ev.CallAnswered("200.1", t + 5, "bob", "Local/1002@agents/n", None, 0))
+    store(ev.CallAnswered("201.1", t + 6, "bob", "Local/1002@agents/n", None, 0))
+    await store.flush()
+    store(ev.CallCreated("200.1", t, "outbound", "PJSIP/1002-1", "1002", None, "4000"))
+    await store.flush()
+    await store.stop()
+    by_id = {r.call_id: r for r in await rows(sm)}
+    assert by_id["200.1"].direction == "inbound" and by_id["201.1"].direction == "inbound"  # first value kept
+    assert by_id["200.1"].created_at.timestamp() == t + 5 and by_id["200.1"].agent == "bob"
+    assert by_id["200.1"].called_number == "4000"  # a first column still empty takes the later value

@@ -194,3 +194,63 @@ async def test_agent_control_is_role_checked_validated_and_audited(env):
                                  .where(AuditLog.action.startswith("supervisor.")))).all()
     assert rows == [("sam", "supervisor.agent_pause", "alice"), ("sam", "supervisor.agent_unpause", "alice"),
                     ("sam", "supervisor.agent_unpause", "alice"), ("sam", "supervisor.agent_queue_logout", "alice")]
+
+
+@pytest.mark.synthetic_frames  # toy frames: the feed's mechanics, not the contract
+async def test_sockets_that_keep_up_send_one_shared_text_per_batch():
+    """Issue 15: a frame costs the bus O(1) whatever the number of sockets; each batch is
+    joined once and every socket that keeps up sends that same string."""
+    feed = SupervisorFeed()
+    socks = [GatedSocket() for _ in range(3)]
+    raw: list[list[str]] = [[] for _ in socks]
+
+    def sender(i):
+        async def send(text):
+            raw[i].append(text)
+            await socks[i].send(text)
+        return send
+    clients = [FeedClient(sender(i), lambda: '{"type": "snapshot"}', interval=0) for i in range(3)]
+    for c in clients:
+        feed.add(c)
+    tasks = [asyncio.create_task(c.run()) for c in clients]
+    for s in socks:
+        await s.wait_for(lambda m: len(m) == 1)
+    for n in range(3):
+        feed.offer(("a", "alice"), {"type": "agent_status_changed", "n": n})
+    feed.offer(("q", "support"), {"type": "queue_status_changed", "n": 0})
+    for s in socks:
+        await s.wait_for(lambda m: m[-1].get("type") == "queue_status_changed")
+    texts = [r[-1] for r in raw]
+    assert texts[0] is texts[1] is texts[2]  # joined once, sent by all three
+    assert [json.loads(line)["n"] for line in texts[0].split("\n")] == [2, 0]
+    assert all(c.coalesced == 2 and c.sent == 2 for c in clients)
+    assert len(feed.sealed) <= 1  # sent by everyone: nothing kept but the last batch
+    for t in tasks:
+        t.cancel()
+
+
+@pytest.mark.synthetic_frames  # toy frames: the feed's mechanics, not the contract
+async def test_a_socket_stuck_for_too_many_batches_is_resynced_and_the_backlog_not_kept():
+    feed = SupervisorFeed(max_lag=4)
+    stuck_sock, fast_sock = GatedSocket(), GatedSocket()
+    snapshots = iter(range(100))
+    stuck = FeedClient(stuck_sock.send, lambda: json.dumps({"type": "snapshot", "n": next(snapshots)}),
+                       interval=0)
+    fast = FeedClient(fast_sock.send, lambda: '{"type": "snapshot"}', interval=0)
+    for c in (stuck, fast):
+        feed.add(c)
+    tasks = [asyncio.create_task(c.run()) for c in (stuck, fast)]
+    await stuck_sock.wait_for(lambda m: len(m) == 1)
+    await fast_sock.wait_for(lambda m: len(m) == 1)
+    stuck_sock.gate.clear()
+    for n in range(10):  # ten batches: the fast socket takes each before the next frame
+        feed.offer(("c", str(n), "call_created"), {"type": "call_created", "call_id": str(n)})
+        await fast_sock.wait_for(lambda m, n=n: m[-1].get("call_id") == str(n))
+        assert len(feed.sealed) <= feed.max_lag + 1  # never more kept for the stuck one
+    stuck_sock.gate.set()
+    await stuck_sock.wait_for(lambda m: any(f["type"] == "snapshot" and f.get("n") == 1 for f in m))
+    kinds = [f["type"] for f in stuck_sock.sent]
+    assert "resync" in kinds and kinds[kinds.index("resync") + 1] == "snapshot"
+    assert stuck.resyncs == 1 and fast.resyncs == 0
+    for t in tasks:
+        t.cancel()
