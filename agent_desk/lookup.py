@@ -41,6 +41,8 @@ def _iso(value: str | None) -> str | None:
 
 
 class SqlitePopReader:
+    answers_now = True  # its async methods never wait: the pop may call them inline (customers.resolver.run_now)
+
     def __init__(self, path: str) -> None:
         self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
                                     isolation_level=None)  # autocommit: each read sees the latest commit

@@ -24,6 +24,7 @@ import time
 
 from agent_desk import notifier
 from cti import events as ev
+from customers.resolver import run_now
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +36,44 @@ class ScreenPop:
         self.reader = reader
         self.directory = directory
         self.popped: dict[str, set[str]] = {}  # call_id -> usernames that got a pop
-        self.bodies: dict[str, asyncio.Task] = {}  # call_id -> the shared, database part
+        self.bodies: dict[str, asyncio.Future] = {}  # call_id -> the shared, database part
         self.sent = 0
+        self.inline = 0  # pops built and queued within the ring's own bus callback
         self._tasks: set[asyncio.Task] = set()
 
-    def _prefetch(self, call_id: str, number: str | None, name: str | None) -> asyncio.Task:
+    def _prefetch(self, call_id: str, number: str | None, name: str | None) -> asyncio.Future:
         task = self.bodies.get(call_id)
         if task is None:
-            task = self.bodies[call_id] = asyncio.create_task(self._body(call_id, number, name))
+            body = self._body_now(call_id, number, name)
+            if body is not None:
+                task = asyncio.get_running_loop().create_future()
+                task.set_result(body)
+            else:
+                task = asyncio.create_task(self._body(call_id, number, name))
+            self.bodies[call_id] = task
         return task
+
+    def _body_now(self, call_id: str, number: str | None, name: str | None) -> dict | None:
+        """The database part at once, when the reader answers at once (SQLite) and the
+        caller needs no provisional record: no task, no trip through a busy loop
+        (issue 15). None: the task path (``_body``) does it."""
+        if not getattr(self.reader, "answers_now", False):
+            return None
+        try:
+            resolution = self.resolver.resolve_now(call_id, number, name)
+            if resolution is None:
+                return None
+            history = run_now(self.reader.history(customer_id=resolution.customer_id, numbers=resolution.numbers,
+                                                  exclude_call_id=call_id, limit=self.c.settings.history_limit))
+            tickets = run_now(self.reader.open_tickets(resolution.customer_id)) \
+                if resolution.customer_id is not None else []
+        except Exception:  # the task path tries again, and says what failed
+            return None
+        return _body_dict(resolution, history, tickets)
+
+    def _kb_now(self):
+        kb = getattr(self.c, "kb", None)  # issue 14: suggested articles
+        return kb is None or getattr(kb, "answers_now", False)
 
     def __call__(self, event) -> None:
         t = event.type
@@ -59,7 +89,12 @@ class ScreenPop:
             self.popped.setdefault(event.call_id, set()).add(username)
             bridge = self.c.bridge
             read_at = getattr(bridge.protocol, "read_at", None) if bridge and bridge.protocol else None
-            self._prefetch(event.call_id, event.caller_number, event.caller_name)
+            body = self._prefetch(event.call_id, event.caller_number, event.caller_name)
+            if body.done() and not body.cancelled() and body.exception() is None and self._kb_now():
+                # everything is at hand: the pop goes out before the next AMI event is read
+                self.inline += 1
+                self._send(event, username, read_at, self._now(event, body.result()))
+                return
             task = asyncio.create_task(self._pop(event, username, read_at))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -74,16 +109,24 @@ class ScreenPop:
                 self.c.hub.send(username, notifier.CallEnded(call_id=event.call_id, outcome=event.outcome))
             self.resolver.forget(event.call_id)
 
+    def _now(self, event: ev.CallRinging, body: dict) -> notifier.ScreenPop:
+        try:
+            kb = getattr(self.c, "kb", None)
+            return self._message(event, body, lambda **kw: run_now(kb.for_call(**kw)) if kb is not None else [])
+        except Exception:
+            log.exception("screen pop for call %s failed; sending the bare call", event.call_id)
+            return _bare(event)
+
     async def _pop(self, event: ev.CallRinging, username: str, read_at: float | None) -> None:
         try:
             message = await self.build(event)
         except Exception:
             # The database part failed: the agent still sees who is calling.
             log.exception("screen pop lookup for call %s failed; sending the bare call", event.call_id)
-            message = notifier.ScreenPop(call=notifier.PopCall(
-                id=event.call_id, caller_number=event.caller_number, caller_name=event.caller_name,
-                called_number=event.called_number, queue=event.queue, ringing_at=event.at),
-                lookup_failed=True)
+            message = _bare(event)
+        self._send(event, username, read_at, message)
+
+    def _send(self, event: ev.CallRinging, username: str, read_at: float | None, message: notifier.ScreenPop) -> None:
         transfers = self.c.transfers  # issue 11: what the previous seat handed over
         handoff = transfers.handoff_for(event.call_id, username) if transfers is not None else None
         if handoff is not None:
@@ -94,6 +137,21 @@ class ScreenPop:
 
     async def build(self, event: ev.CallRinging) -> notifier.ScreenPop:
         body = await self._prefetch(event.call_id, event.caller_number, event.caller_name)
+        kb = getattr(self.c, "kb", None)  # issue 14: one indexed query, at most 5, [] on any failure
+        suggest = {}
+        if kb is not None:
+            customer_id = (body["customer"] or body["provisional_customer"] or {}).get("id")
+            suggest["kb"] = await kb.for_call(customer_id=customer_id, ivr_path=self._ivr_path(event),
+                                              queue=event.queue)
+        return self._message(event, body, lambda **kw: suggest.get("kb", []))
+
+    def _ivr_path(self, event) -> list:
+        live = self.c.bridge.model.calls.get(event.call_id) if self.c.bridge else None
+        return list(live.ivr_path) if live is not None else []
+
+    def _message(self, event: ev.CallRinging, body: dict, suggestions) -> notifier.ScreenPop:
+        """The pop from the call's live fields and its database part; ``suggestions(
+        customer_id=, ivr_path=, queue=)`` gives the suggested articles."""
         live = self.c.bridge.model.calls.get(event.call_id) if self.c.bridge else None
         waiting_s = None
         ivr_path: list = []
@@ -101,10 +159,8 @@ class ScreenPop:
             start = live.enqueued_at or live.created_at
             waiting_s = round(max(0.0, time.time() - start), 1)
             ivr_path = list(live.ivr_path)
-        kb = getattr(self.c, "kb", None)  # issue 14: one indexed query, at most 5, [] on any failure
         customer_id = (body["customer"] or body["provisional_customer"] or {}).get("id")
-        suggestions = await kb.for_call(customer_id=customer_id, ivr_path=ivr_path,
-                                        queue=event.queue) if kb is not None else []
+        kb_suggestions = suggestions(customer_id=customer_id, ivr_path=ivr_path, queue=event.queue)
         return notifier.ScreenPop(
             call=notifier.PopCall(
                 id=event.call_id, caller_number=event.caller_number,
@@ -115,7 +171,7 @@ class ScreenPop:
             provisional_customer=body["provisional_customer"],
             history=body["history"],
             open_tickets=body["open_tickets"],
-            kb_suggestions=suggestions,
+            kb_suggestions=kb_suggestions,
         )
 
     async def _body(self, call_id: str, number: str | None, name: str | None) -> dict:
@@ -126,10 +182,22 @@ class ScreenPop:
         tickets = []
         if resolution.customer_id is not None:
             tickets = await self.reader.open_tickets(resolution.customer_id)
-        return {
-            "normalized": resolution.numbers[0] if resolution.numbers else None,
-            "customer": resolution.customer,
-            "provisional_customer": resolution.provisional_customer,
-            "history": history,
-            "open_tickets": tickets,
-        }
+        return _body_dict(resolution, history, tickets)
+
+
+def _body_dict(resolution, history: list, tickets: list) -> dict:
+    return {
+        "normalized": resolution.numbers[0] if resolution.numbers else None,
+        "customer": resolution.customer,
+        "provisional_customer": resolution.provisional_customer,
+        "history": history,
+        "open_tickets": tickets,
+    }
+
+
+def _bare(event: ev.CallRinging) -> notifier.ScreenPop:
+    """The pop when the database part failed: the agent still sees who is calling."""
+    return notifier.ScreenPop(call=notifier.PopCall(
+        id=event.call_id, caller_number=event.caller_number, caller_name=event.caller_name,
+        called_number=event.called_number, queue=event.queue, ringing_at=event.at),
+        lookup_failed=True)

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class SqliteSuggester:
+    answers_now = True  # for_call never waits: the pop calls it inline (issue 15)
+
     def __init__(self, path: str) -> None:
         self.path = path
         self.conn: sqlite3.Connection | None = None

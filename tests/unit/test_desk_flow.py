@@ -206,7 +206,7 @@ async def test_a_failing_lookup_still_pops_the_bare_call(env):
     app, fake, clients = env
     resolver = app.state.container.resolver
 
-    async def broken(call_id, number, name):
+    async def broken(call_id, number, name, **kw):  # both paths: at once (write=False) and the task
         raise RuntimeError("database on fire")
 
     resolver._resolve = broken
@@ -241,3 +241,20 @@ async def test_dialling_a_callback_calls_its_customer(env):
     assert r.status_code == 202, r.text
     assert [a["Exten"] for a in fake.actions if a.get("Action") == "Originate"] == ["13800138000"]
     assert (await clients["alice"].post("/api/v1/agent/dial", {"callback_id": 9999})).status_code == 422
+
+
+async def test_a_known_callers_pop_goes_out_within_the_ring_itself(env):
+    """Issue 15: with the SQLite reader the database part is built when the call comes in
+    and the pop is queued to the socket in the ring's own bus callback (no task, no trip
+    through a busy loop); an unknown caller's provisional record still goes through the
+    call writer, so that pop takes the task path."""
+    app, fake, clients = env
+    pop = app.state.container.screen_pop
+    before = pop.inline
+    await push(fake, ring("1800000009.1", "13800138000", "Zhang San", [("alice", "1001"), ("bob", "1002")]))
+    for who in ("alice", "bob"):
+        assert (await clients[who].next_of("screen_pop"))["customer"]["name"] == "张三 Zhang San"
+    assert pop.inline == before + 2
+    await push(fake, ring("1800000009.2", "021-5555-0199", "Wang Wu", [("carol", "1003")]))
+    assert (await clients["carol"].next_of("screen_pop"))["provisional_customer"]["provisional"] is True
+    assert pop.inline == before + 2
