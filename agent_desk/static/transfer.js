@@ -67,6 +67,11 @@ function onMessage(msg) {
   render();
 }
 
+function failure(e) {
+  const detail = e instanceof ApiError && typeof e.detail === 'string' ? e.detail : '';
+  return { key: 'xfer.failed', params: { status: e.status || 0, detail }, error: true };
+}
+
 async function submit() {
   if (!state.callId || state.busy) return;
   const f = state.form;
@@ -91,8 +96,7 @@ async function submit() {
       if (f.mode === 'attended') state.consult = { call_id: state.callId, target: target.expert || target.queue };
     }
   } catch (e) {
-    const detail = e instanceof ApiError && typeof e.detail === 'string' ? e.detail : '';
-    state.status = { key: 'xfer.failed', params: { status: e.status || 0, detail }, error: true };
+    state.status = failure(e);
   } finally {
     state.busy = false;
     render();
@@ -123,8 +127,7 @@ async function consult(action) {
       state.status = { key: action === 'threeway' ? 'xfer.joining' : 'xfer.completing' };
     }
   } catch (e) {
-    const detail = e instanceof ApiError && typeof e.detail === 'string' ? e.detail : '';
-    state.status = { key: 'xfer.failed', params: { status: e.status || 0, detail }, error: true };
+    state.status = failure(e);
   } finally {
     state.busy = false;
     render();

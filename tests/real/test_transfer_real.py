@@ -67,8 +67,7 @@ async def _one_recording_of_the_whole_call(sam, call_id: str, row: dict) -> dict
     talk = (ended - answered).total_seconds()
     assert abs(rec["duration_s"] - talk) <= 1.0, (rec["duration_s"], talk)
     # the file's end is the last seat's phone (its steady tone), not silence after alice left
-    play = await sam.post(f"/api/v1/recordings/{rec['id']}/play")
-    audio = AudioSegment.from_file(io.BytesIO((await fetch(sam, play.json()["url"])).content), format="wav")
+    audio = await _recording_audio(sam, rec)
     levels = [audio[ms:ms + 100].dBFS for ms in range(len(audio) - 3000, len(audio) - 200, 100)]
     assert levels and min(levels) > -30, levels
     return rec
@@ -88,30 +87,31 @@ async def _check_pop(erin, alice, call_id: str, caller: str, mode: str, notes: s
     assert answered["agent"] == "erin" and answered["handed_over_by"] == "alice"
 
 
-async def test_blind_transfer_to_an_expert(server, ami, sandbox):
-    alice, erin, sam = await _setup(server, ami, alice_talk=40, erin_talk=5)
+@pytest.mark.parametrize("mode,alice_talk,erin_talk,talk,notes,draft", [
+    ("blind", 40, 5, 2, "Wants an engineer on Friday; E21 again",
+     {"type": "repair", "description": "E21 错误, 第三次", "priority": "high"}),
+    # attended: alice's phone hangs up ~10 s after answering (hello-world + 9 s); by
+    # then erin has answered the consult, so the caller is connected to erin
+    ("attended", 9, 12, 1, "Consulted: needs the billing expert",
+     {"type": "complaint", "description": "double charge"}),
+], ids=["blind", "attended"])
+async def test_transfer_to_an_expert(server, ami, sandbox, mode, alice_talk, erin_talk, talk, notes, draft):
+    alice, erin, sam = await _setup(server, ami, alice_talk=alice_talk, erin_talk=erin_talk)
     try:
-        caller = number()
-        await call(ami, caller, name="Blind Transfer", hold=60)
-        pop = await alice.next_of("screen_pop", timeout=20)
-        call_id = pop["call"]["id"]
-        await alice.next_of("call_answered", timeout=20)
-        await until(lambda: _recording_started(alice, call_id), "alice's leg recording", 10)
-        await asyncio.sleep(2)  # alice talks to the caller
-        notes = "Wants an engineer on Friday; E21 again"
-        draft = {"type": "repair", "description": "E21 错误, 第三次", "priority": "high"}
-        r = await alice.post("/api/v1/agent/transfer", {"mode": "blind", "target": {"expert": "erin"},
+        caller, call_id = await _answered_by_alice(ami, alice, f"{mode.title()} Transfer")
+        await asyncio.sleep(talk)  # alice talks to the caller
+        r = await alice.post("/api/v1/agent/transfer", {"mode": mode, "target": {"expert": "erin"},
                                                         "notes": notes, "draft": draft})
         assert r.status_code == 202, r.text
-        await _check_pop(erin, alice, call_id, caller, "blind", notes, draft)
-        moved = await until(lambda: _transferred(alice, call_id), "call_transferred on alice's desk", 10)
-        assert (moved["from_agent"], moved["to_agent"], moved["mode"]) == ("alice", "erin", "blind")
+        await _check_pop(erin, alice, call_id, caller, mode, notes, draft)
+        moved = await until(lambda: _transferred(alice, call_id), "call_transferred on alice's desk", 20)
+        assert (moved["from_agent"], moved["to_agent"], moved["mode"]) == ("alice", "erin", mode)
         assert await until(lambda: _transferred(erin, call_id), "call_transferred on erin's desk", 10)
         await erin.next_of("call_ended", timeout=40)
         row = await _call_row(sam, call_id)
         assert row["transferred_from"] == "alice" and row["agent"] == "erin"
         assert [(t["mode"], t["from_agent"], t["to_agent"], t["status"]) for t in row["transfers"]] == [
-            ("blind", "alice", "erin", "completed")]
+            (mode, "alice", "erin", "completed")]
         await _one_recording_of_the_whole_call(sam, call_id, row)
         assert (await alice.get(f"/api/v1/calls/{call_id}")).status_code == 200
         assert (await erin.get(f"/api/v1/calls/{call_id}")).status_code == 200
@@ -119,35 +119,20 @@ async def test_blind_transfer_to_an_expert(server, ami, sandbox):
         await set_phone(ami, ERIN, reset=True)
 
 
-async def test_attended_transfer_to_an_expert(server, ami, sandbox):
-    # alice's phone hangs up ~10 s after answering (hello-world + 9 s): by then erin
-    # has answered the consult, so the caller is connected to erin
-    alice, erin, sam = await _setup(server, ami, alice_talk=9, erin_talk=12)
-    try:
-        caller = number()
-        await call(ami, caller, name="Attended Transfer", hold=60)
-        pop = await alice.next_of("screen_pop", timeout=20)
-        call_id = pop["call"]["id"]
-        await alice.next_of("call_answered", timeout=20)
-        await until(lambda: _recording_started(alice, call_id), "alice's leg recording", 10)
-        await asyncio.sleep(1)
-        notes = "Consulted: needs the billing expert"
-        draft = {"type": "complaint", "description": "double charge"}
-        r = await alice.post("/api/v1/agent/transfer", {"mode": "attended", "target": {"expert": "erin"},
-                                                        "notes": notes, "draft": draft})
-        assert r.status_code == 202, r.text
-        await _check_pop(erin, alice, call_id, caller, "attended", notes, draft)
-        moved = await until(lambda: _transferred(alice, call_id), "call_transferred on alice's desk", 20)
-        assert (moved["from_agent"], moved["to_agent"], moved["mode"]) == ("alice", "erin", "attended")
-        assert await until(lambda: _transferred(erin, call_id), "call_transferred on erin's desk", 10)
-        await erin.next_of("call_ended", timeout=40)
-        row = await _call_row(sam, call_id)
-        assert row["transferred_from"] == "alice" and row["agent"] == "erin"
-        assert [(t["mode"], t["to_agent"], t["status"]) for t in row["transfers"]] == [
-            ("attended", "erin", "completed")]
-        await _one_recording_of_the_whole_call(sam, call_id, row)
-    finally:
-        await set_phone(ami, ERIN, reset=True)
+async def _answered_by_alice(ami, alice, name: str) -> tuple[str, str]:
+    """A trunk call alice's phone answered and the dialplan records: (caller, call id)."""
+    caller = number()
+    await call(ami, caller, name=name, hold=60)
+    pop = await alice.next_of("screen_pop", timeout=20)
+    call_id = pop["call"]["id"]
+    await alice.next_of("call_answered", timeout=20)
+    await until(lambda: _recording_started(alice, call_id), "alice's leg recording", 10)
+    return caller, call_id
+
+
+async def _recording_audio(client, rec: dict):
+    play = await client.post(f"/api/v1/recordings/{rec['id']}/play")
+    return AudioSegment.from_file(io.BytesIO((await fetch(client, play.json()["url"])).content), format="wav")
 
 
 async def test_blind_transfer_to_a_queue(server, ami, sandbox):
@@ -159,12 +144,7 @@ async def test_blind_transfer_to_a_queue(server, ami, sandbox):
     alice = await server.desk("alice")
     carol = await server.desk("carol")
     sam = await server.desk("sam", join_queues=False)
-    caller = number()
-    await call(ami, caller, name="Queue Transfer", hold=60)
-    pop = await alice.next_of("screen_pop", timeout=20)
-    call_id = pop["call"]["id"]
-    await alice.next_of("call_answered", timeout=20)
-    await until(lambda: _recording_started(alice, call_id), "alice's leg recording", 10)
+    _, call_id = await _answered_by_alice(ami, alice, "Queue Transfer")
     await asyncio.sleep(1)
     r = await alice.post("/api/v1/agent/transfer", {"mode": "blind", "target": {"queue": "sales"},
                                                     "notes": "a sales question"})
@@ -233,12 +213,7 @@ async def test_threeway_consult_with_an_expert(server, ami, sandbox):
     the recording hears alice alone, then alice and erin together, then erin alone."""
     alice, erin, sam = await _setup(server, ami, alice_talk=12, erin_talk=20)
     try:
-        caller = number()
-        await call(ami, caller, name="Three Way", hold=60)
-        pop = await alice.next_of("screen_pop", timeout=20)
-        call_id = pop["call"]["id"]
-        await alice.next_of("call_answered", timeout=20)
-        await until(lambda: _recording_started(alice, call_id), "alice's leg recording", 10)
+        caller, call_id = await _answered_by_alice(ami, alice, "Three Way")
         r = await alice.post("/api/v1/agent/transfer", {"mode": "attended", "target": {"expert": "erin"},
                                                         "notes": "3-way: the billing expert"})
         assert r.status_code == 202, r.text
@@ -265,8 +240,7 @@ async def test_threeway_consult_with_an_expert(server, ami, sandbox):
         rec = await stored_recording(sam, call_id)
         items = (await sam.get("/api/v1/recordings", call_id=call_id)).json()["items"]
         assert len(items) == 1, items
-        play = await sam.post(f"/api/v1/recordings/{rec['id']}/play")
-        audio = AudioSegment.from_file(io.BytesIO((await fetch(sam, play.json()["url"])).content), format="wav")
+        audio = await _recording_audio(sam, rec)
         marks = _tones(audio)
         seen = " ".join(m or "." for m in marks)  # e.g. ". . a a a ae ae ... ae e e ... e"
         # 250 ms windows: alice alone first, then all three (both tones), then erin alone
@@ -322,8 +296,7 @@ async def test_attended_transfer_between_two_sip_desk_phones(server, ami, sandbo
     assert [(t["mode"], t["to_agent"], t["status"]) for t in row["transfers"]] == [("attended", "erin", "completed")]
     rec = await stored_recording(sam, call_id)
     assert len((await sam.get("/api/v1/recordings", call_id=call_id)).json()["items"]) == 1
-    play = await sam.post(f"/api/v1/recordings/{rec['id']}/play")
-    audio = AudioSegment.from_file(io.BytesIO((await fetch(sam, play.json()["url"])).content), format="wav")
+    audio = await _recording_audio(sam, rec)
     marks = _tones(audio, tones={"d": 1000, "e": 660})
     seen = " ".join(m or "." for m in marks)
     assert _longest_run(marks, "d") >= 4 and _longest_run(marks, "e") >= 12, seen
