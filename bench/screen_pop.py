@@ -64,6 +64,7 @@ from ctidesk.settings import load_settings  # noqa: E402
 from customers.phone import normalize  # noqa: E402
 from sandbox.calls import build_originate  # noqa: E402
 from sandbox.runner import Sandbox, effective_settings  # noqa: E402
+from bench import common  # noqa: E402
 from bench.desk_socket import open_desk, read_pops  # noqa: E402
 
 PASSWORD = "bench-screen-pop-password"
@@ -375,12 +376,6 @@ def port_busy(port: int) -> bool:
         return False
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 PROFILE_SERVE = """
 import cProfile, runpy, sys, time
 out = sys.argv[1]
@@ -486,52 +481,24 @@ def trace_breakdown(path: str, results: list) -> list[str]:
     return lines
 
 
-class Server:
-    """``ctidesk serve`` in its own process (the pattern of tests/real/conftest.py)."""
+class Server(common.Server):
+    """``ctidesk serve`` (bench.common.Server) on the benchmark's fixed AGI port,
+    optionally under the loop profiler or the pop tracer."""
 
     def __init__(self, env: dict, state_dir: Path, profile: str | None = None, trace: str | None = None) -> None:
+        super().__init__(env, state_dir, agi_port=AGI_PORT)
         self.profile, self.trace = profile, trace
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, "CTIDESK_HTTP_PORT": str(self.port), "CTIDESK_AGI_PORT": str(AGI_PORT),
-                    "CTIDESK_LOG_LEVEL": "WARNING"}
-        self.log = state_dir / "serve.log"
-        self.proc: subprocess.Popen | None = None
 
-    async def start(self, timeout: float = 60) -> None:
-        cmd = ["-m", "ctidesk.cli", "serve"]
+    def command(self) -> list[str]:
         if self.profile:  # the event loop thread's CPU time (thread_time), not wall time, per function
-            cmd = ["-c", PROFILE_SERVE, str(Path(self.profile).resolve())]
-        elif self.trace:
-            cmd = ["-c", TRACE_SERVE, str(Path(self.trace).resolve())]
-        self.proc = subprocess.Popen([sys.executable, *cmd], cwd=ROOT,
-                                     env=self.env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"ctidesk serve exited with {self.proc.returncode}:\n{self.tail()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get("/healthz")).json().get("ami_connected"):
-                        return
-                await asyncio.sleep(0.2)  # polling the health endpoint under a deadline
-        raise TimeoutError(f"ctidesk serve did not connect to AMI within {timeout}s:\n{self.tail()}")
+            return ["-c", PROFILE_SERVE, str(Path(self.profile).resolve())]
+        if self.trace:
+            return ["-c", TRACE_SERVE, str(Path(self.trace).resolve())]
+        return super().command()
 
-    def tail(self, n: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            # uvicorn re-raises the signal after its shutdown: SIGINT lets cProfile write its file
-            self.proc.send_signal(signal.SIGINT if self.profile or self.trace else signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+    def terminate(self) -> None:
+        # uvicorn re-raises the signal after its shutdown: SIGINT lets cProfile write its file
+        self.proc.send_signal(signal.SIGINT if self.profile or self.trace else signal.SIGTERM)
 
 
 class Ami:
