@@ -148,7 +148,7 @@ class TransferService:
     def targets(self, username: str) -> dict:
         """Who and where this agent can transfer to: the desk's picker. An agent's
         state comes from the supervisor's live view (on_call, ringing, paused...)."""
-        live = getattr(self.c.supervisor, "live", None) if self.c.supervisor is not None else None
+        live = getattr(self.c.supervisor, "live", None)
         people = []
         for info in sorted(self.directory.by_username.values(), key=lambda i: (i.role != "expert", i.username)):
             if info.role not in TARGET_ROLES or info.username == username:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.security import current_user
 from accounts.service import audit
 from agent_desk.transfer import CONSULT_ACTIONS, NOTES_MAX, TransferError
-from ctidesk.deps import client_ip, get_container, get_db
+from ctidesk.deps import client_ip, get_container, get_db, running
 from ctidesk.runtime import refresh_directory
 
 router = APIRouter()
@@ -26,10 +26,7 @@ class ConsultIn(BaseModel):
 
 
 def _service(container):
-    service = container.transfers
-    if service is None:
-        raise HTTPException(503, "transfers are not available (no phone system in this process)")
-    return service
+    return running(container.transfers, "transfers are")
 
 
 @router.get("/api/v1/agent/transfer/targets")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import AsyncIterator
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -21,3 +21,11 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 def client_ip(request: Request) -> str | None:
     """The peer's address, for the audit log."""
     return request.client.host if request.client else None
+
+
+def running(service, what: str):
+    """``service`` (a container attribute), or 503: ``what`` does not run in this
+    process (started without a phone system, or not yet)."""
+    if service is None:
+        raise HTTPException(503, f"{what} not running in this process")
+    return service

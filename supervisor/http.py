@@ -22,7 +22,7 @@ from accounts.service import audit
 from agent_desk.pages import add_pages
 from cti.actions import ActionFailed
 from cti.model import device_of
-from ctidesk.deps import client_ip, get_container, get_db
+from ctidesk.deps import client_ip, get_container, get_db, running
 from ctidesk.runtime import refresh_directory
 from supervisor.feed import FeedClient
 from supervisor.service import get_config
@@ -36,10 +36,7 @@ add_pages(router, {"/wallboard": "wallboard.html", "/reports": "reports.html"})
 
 
 def _supervisor(container):
-    sup = container.supervisor
-    if sup is None:
-        raise HTTPException(503, "the supervisor service is not running")
-    return sup
+    return running(container.supervisor, "the supervisor service is")
 
 
 @router.get("/api/v1/supervisor/snapshot")
