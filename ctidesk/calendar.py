@@ -222,12 +222,42 @@ class CalendarError(ValueError):
 
 
 _cache: dict[Path, tuple[float, Schedule]] = {}
+# Calendars saved in the browser (basedata): file path -> the schedule that
+# replaces that file in this process. Keyed by the file it stands for, so every
+# reader of that file (SLAs, the IVR's "center") sees the same calendar.
+_live: dict[Path, Schedule] = {}
+
+
+def check_center(data) -> tuple[Schedule | None, list[ScheduleError]]:
+    """Parse the center's calendar from its data (the file's tables, or a
+    document saved in the browser); every problem is collected with its key
+    (``calendar.holidays[2]``). The one set of rules for both sources."""
+    schedule, errors = parse_schedule(CENTER, data, "calendar")
+    if errors:
+        return None, errors
+    if not any(schedule.weekly) and not schedule.special and not schedule.makeup_workdays:
+        return None, [ScheduleError("calendar.weekly", "no business hours on any day")]
+    return schedule, []
+
+
+def use_center(path: Path | str | None, schedule: Schedule | None) -> None:
+    """From now on, in this process, the calendar file ``path`` reads as
+    ``schedule`` (a version saved in the browser); None: the file again."""
+    key = Path(path or DEFAULT_CALENDAR).resolve()
+    if schedule is None:
+        _live.pop(key, None)
+    else:
+        _live[key] = schedule
 
 
 def load_center(path: Path | str | None = None) -> Schedule:
     """The center's business calendar (``config/calendar.toml`` by default),
-    read again only when the file changes."""
+    read again only when the file changes; a calendar saved in the browser
+    (:func:`use_center`) stands in for its file."""
     path = Path(path or DEFAULT_CALENDAR)
+    live = _live.get(path.resolve()) if _live else None
+    if live is not None:
+        return live
     try:
         mtime = path.stat().st_mtime
     except OSError as exc:
@@ -239,10 +269,8 @@ def load_center(path: Path | str | None = None) -> Schedule:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CalendarError(f"{path}: {exc}") from None
-    schedule, errors = parse_schedule(CENTER, data, "calendar")
+    schedule, errors = check_center(data)
     if errors:
         raise CalendarError(f"{path}: " + "; ".join(str(e) for e in errors))
-    if not any(schedule.weekly) and not schedule.special and not schedule.makeup_workdays:
-        raise CalendarError(f"{path}: calendar.weekly: no business hours on any day")
     _cache[path] = (mtime, schedule)
     return schedule

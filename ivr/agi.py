@@ -65,7 +65,27 @@ class MenuSource:
         except OSError:
             return None
 
+    # A menu saved in the browser (basedata) replaces the file: edits of the file
+    # are not read meanwhile (two sources would fight). None: the file rules.
+    installed: str | None = None
+
+    def install(self, menu: Menu | None, origin: str | None = None) -> None:
+        """Serve ``menu`` (already checked) from the next call on; ``origin`` says where
+        it came from (``database v3``). None: back to the file, read now."""
+        if menu is None:
+            self.installed = None
+            self._stamp = self._stat()
+            self.reload()
+            return
+        self.menu = menu
+        self.installed = origin or "installed"
+        self.reloads += 1
+        self.last_error = None
+        log.info("IVR menu from %s now serving", self.installed)
+
     def current(self) -> Menu:
+        if self.installed is not None:
+            return self.menu
         stamp = self._stat()
         if stamp != self._stamp:
             self._stamp = stamp

@@ -184,9 +184,23 @@ def check_menu(path: Path | str, *, recorded_dir: Path | None = None,
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return None, [Problem(src, "(syntax)", str(exc))]
+    return check_menu_data(data, source=src, recorded_dir=recorded_dir, ticket_types=ticket_types,
+                           calendar=calendar)
+
+
+def check_menu_data(data, *, source: str = "(document)", recorded_dir: Path | None = None,
+                    ticket_types=None, calendar: Path | None = None,
+                    center: Schedule | None = None) -> tuple[Menu | None, list[Problem]]:
+    """Check a menu given as data (the file's tables, or a version saved in the
+    browser): the same checks as ``ctidesk ivr check``. ``center``, when given, is
+    the business calendar to check against instead of the one ``calendar`` reads."""
+    if not isinstance(data, dict):
+        return None, [Problem(source, "(document)", "expected a table of sections")]
     if ticket_types is None:
         from tickets.models import TICKET_TYPES as ticket_types
-    return _Checker(src, data, recorded_dir, tuple(ticket_types), calendar).run()
+    checker = _Checker(source, data, recorded_dir, tuple(ticket_types), calendar)
+    checker.center = center
+    return checker.run()
 
 
 class _Checker:
@@ -194,6 +208,7 @@ class _Checker:
                  calendar: Path | None = None) -> None:
         self.src, self.data, self.recorded_dir, self.ticket_types = src, data, recorded_dir, ticket_types
         self.calendar = calendar
+        self.center: Schedule | None = None  # the calendar to use instead of reading ``calendar``
         self.problems: list[Problem] = []
 
     def err(self, key: str, message: str, severity: str = "error") -> None:
@@ -248,7 +263,7 @@ class _Checker:
         self.schedule_names = set(defined) | {CENTER}
         if self._uses_center(data):
             try:
-                schedules[CENTER] = load_center(self.calendar)
+                schedules[CENTER] = self.center or load_center(self.calendar)
             except CalendarError as exc:
                 self.err("(calendar)", f"hours \"center\" is the business calendar, which is invalid: {exc}")
         default_hours = ivr.get("hours")

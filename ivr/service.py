@@ -29,6 +29,11 @@ class _ReloadingSource(MenuSource):
             self.on_reload(self.menu)
         return ok
 
+    def install(self, menu, origin=None) -> None:
+        super().install(menu, origin)
+        if menu is not None and self.on_reload is not None:
+            self.on_reload(menu)  # its new prompts are synthesised, as after a file edit
+
 
 async def build_prompts(menu, settings) -> None:
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ctidesk.settings import PROJECT_ROOT
@@ -71,13 +71,10 @@ def load(path: str | os.PathLike | None = None) -> SupervisorConfig:
         raise SupervisorConfigError(f"{path}: monitoring_notice: a list of {', '.join(MODES)}")
     kw["monitoring_notice"] = tuple(notice)
     reasons = data.get("pause_reasons", {})
-    if not isinstance(reasons, dict) or not reasons:
-        raise SupervisorConfigError(f"{path}: pause_reasons: at least one reason code")
-    for code, labels in reasons.items():
-        if not code.replace("_", "").replace("-", "").isalnum() or len(code) > 32:
-            raise SupervisorConfigError(f"{path}: pause_reasons.{code}: codes are letters, digits, _ and -")
-        if not isinstance(labels, dict) or not isinstance(labels.get("en"), str):
-            raise SupervisorConfigError(f"{path}: pause_reasons.{code}: needs at least an en label")
+    problems = check_pause_reasons(reasons)
+    if problems:
+        key, message = problems[0]
+        raise SupervisorConfigError(f"{path}: {key}: {message}")
     kw["pause_reasons"] = reasons
     wrapup = data.get("wrapup", {"*": 0})
     for queue, secs in wrapup.items():
@@ -85,3 +82,27 @@ def load(path: str | os.PathLike | None = None) -> SupervisorConfig:
     kw["wrapup"] = dict(wrapup)
     kw["colours"] = dict(data.get("colours", {}))
     return SupervisorConfig(**kw)
+
+
+def check_pause_reasons(reasons) -> list[tuple[str, str]]:
+    """Every problem of a pause reason table (code = {en, zh-CN} labels) as
+    ``(key, message)``: the rules of the file and of the browser's pause reason page."""
+    if not isinstance(reasons, dict) or not reasons:
+        return [("pause_reasons", "at least one reason code")]
+    problems = []
+    for code, labels in reasons.items():
+        key = f"pause_reasons.{code}"
+        if not code or not code.replace("_", "").replace("-", "").isalnum() or len(code) > 32:
+            problems.append((key, "codes are letters, digits, _ and - (at most 32)"))
+        if not isinstance(labels, dict) or not isinstance(labels.get("en"), str) or not labels["en"].strip():
+            problems.append((f"{key}.en", "needs at least an en label"))
+            continue
+        for lang, text in labels.items():
+            if not isinstance(text, str) or len(text) > 80:
+                problems.append((f"{key}.{lang}", "a label of at most 80 characters"))
+    return problems
+
+
+def with_pause_reasons(config: SupervisorConfig, reasons: dict) -> SupervisorConfig:
+    """``config`` with other pause reasons (checked with :func:`check_pause_reasons` first)."""
+    return replace(config, pause_reasons={code: dict(labels) for code, labels in reasons.items()})

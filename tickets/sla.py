@@ -375,30 +375,79 @@ def load_policy(path: Path | str | None = None, *, calendar: Path | str | None =
 
 
 def _policy(data: dict, calendar: BusinessCalendar) -> SlaPolicy:
-    levels = {name: _level(name, spec, calendar) for name, spec in (data.get("levels") or {}).items()}
+    policy, problems = _checked_policy(data, calendar)
+    if policy is None:
+        raise SlaConfigError("; ".join(f"{key}: {message}" for key, message in problems))
+    return policy
+
+
+def check_policy(data, center: Schedule) -> tuple[SlaPolicy | None, list[tuple[str, str]]]:
+    """Check SLA data (the file's tables, or a document saved in the browser) on
+    the center's calendar ``center``: the policy, or every problem as
+    ``(key, message)`` (``("levels.complaint.respond_within", "not a duration: '2x' ...")``).
+    The same rules :func:`load_policy` applies to the file."""
+    if not isinstance(data, dict):
+        return None, [("(document)", "a table of levels, types, classes, callbacks")]
+    if "calendar" in data:
+        return None, [("calendar", "the business calendar is its own document (config/calendar.toml)")]
+    return _checked_policy(data, BusinessCalendar.of(center))
+
+
+def _split(exc: SlaConfigError) -> tuple[str, str]:
+    key, _, message = str(exc).partition(": ")
+    return (key, message) if message else ("(document)", key)
+
+
+def _checked_policy(data: dict, calendar: BusinessCalendar) -> tuple[SlaPolicy | None, list[tuple[str, str]]]:
+    """Every problem, not just the first (the browser shows each next to its field)."""
+    problems: list[tuple[str, str]] = []
+
+    def attempt(fn, *args):
+        try:
+            return fn(*args)
+        except SlaConfigError as exc:
+            problems.append(_split(exc))
+            return None
+
+    raw_levels = data.get("levels") or {}
+    if not isinstance(raw_levels, dict):
+        return None, [("levels", "a table of level name = {respond_within, resolve_within, warn_before}")]
+    levels = {name: attempt(_level, name, spec, calendar) for name, spec in raw_levels.items()}
+    bad_levels = {name for name, level in levels.items() if level is None}
 
     def mapping(where: str, table) -> dict[str, str]:
         if not isinstance(table, dict):
             raise SlaConfigError(f"{where}: a table of ticket type = level name")
         for ticket_type, level in table.items():
             if level not in levels:
-                raise SlaConfigError(f"{where}.{ticket_type}: unknown level {level!r}")
+                problems.append((f"{where}.{ticket_type}", f"unknown level {level!r}"))
         return dict(table)
 
-    types = mapping("types", data.get("types") or {})
-    classes = {str(cls).strip().upper(): mapping(f"classes.{cls}", table)
-               for cls, table in (data.get("classes") or {}).items()}
+    types = attempt(mapping, "types", data.get("types") or {})
+    raw_classes = data.get("classes") or {}
+    if not isinstance(raw_classes, dict):
+        problems.append(("classes", "a table of customer class = {ticket type = level name}"))
+        raw_classes = {}
+    classes = {str(cls).strip().upper(): attempt(mapping, f"classes.{cls}", table)
+               for cls, table in raw_classes.items()}
     cb = data.get("callbacks") or {}
+    if not isinstance(cb, dict):
+        problems.append(("callbacks", "a table: revisit_after, retry_after, max_attempts, revisit_types"))
+        cb = {}
     max_attempts = cb.get("max_attempts", 3)
     if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
-        raise SlaConfigError("callbacks.max_attempts: a whole number >= 1")
+        problems.append(("callbacks.max_attempts", "a whole number >= 1"))
+    revisit_after = attempt(_span, "callbacks.revisit_after", cb.get("revisit_after", "1d"))
+    retry_after = attempt(_span, "callbacks.retry_after", cb.get("retry_after", "2h"))
     revisit_types = cb.get("revisit_types")
+    if revisit_types is not None and not isinstance(revisit_types, list):
+        problems.append(("callbacks.revisit_types", "a list of ticket types"))
+    if problems or bad_levels:
+        return None, problems
     return SlaPolicy(
         calendar=calendar, levels=levels, types=types, classes=classes,
-        revisit_after=_span("callbacks.revisit_after", cb.get("revisit_after", "1d")),
-        retry_after=_span("callbacks.retry_after", cb.get("retry_after", "2h")),
-        max_attempts=max_attempts,
-        revisit_types=None if revisit_types is None else frozenset(map(str, revisit_types)))
+        revisit_after=revisit_after, retry_after=retry_after, max_attempts=max_attempts,
+        revisit_types=None if revisit_types is None else frozenset(map(str, revisit_types))), []
 
 
 # Where default_policy reads: the settings the composition root gave
@@ -406,11 +455,27 @@ def _policy(data: dict, calendar: BusinessCalendar) -> SlaPolicy:
 _settings_source = None
 
 
+# A policy saved in the browser (basedata), in force instead of the file; None: the file.
+_live_policy: SlaPolicy | None = None
+
+
+def use_policy(policy: SlaPolicy | None) -> None:
+    """From now on, in this process, :func:`default_policy` is ``policy`` (a
+    version saved in the browser, already checked); None: the file again (read
+    anew, on the calendar in force). Callers of ``default_policy`` and the
+    scheduler see it at their next use: no restart."""
+    global _live_policy
+    _live_policy = policy
+    default_policy.cache_clear()
+
+
 def use_settings(settings) -> None:
     """Read the policy from ``settings.sla_config`` on ``settings.calendar_config``.
     ``settings`` may be a callable returning the settings, called on first use
-    (a command loads its configuration only when it writes a ticket)."""
-    global _settings_source
+    (a command loads its configuration only when it writes a ticket). A policy
+    saved in the browser for an earlier app is forgotten."""
+    global _settings_source, _live_policy
+    _live_policy = None
     old, _settings_source = _settings_source, settings
     same = old is not None and settings is not None and not callable(old) and not callable(settings) and (
         (old.sla_config, old.calendar_config) == (settings.sla_config, settings.calendar_config))
@@ -420,7 +485,10 @@ def use_settings(settings) -> None:
 
 @functools.lru_cache(maxsize=1)
 def default_policy() -> SlaPolicy:
-    """The SLA file the composition root named (:func:`use_settings`), read once per process."""
+    """The SLA file the composition root named (:func:`use_settings`), read once per process,
+    or the version saved in the browser (:func:`use_policy`)."""
+    if _live_policy is not None:
+        return _live_policy
     source = _settings_source
     settings = source() if callable(source) else source
     if settings is None:
@@ -561,9 +629,15 @@ class SlaScheduler:
                  interval_s: float = 60.0) -> None:
         self.sessionmaker = sessionmaker
         self.bus = bus
-        self.policy = policy or default_policy()
+        self._policy = policy  # None: the policy in force at each pass (default_policy)
         self.interval_s = interval_s
         self._task: asyncio.Task | None = None
+
+    @property
+    def policy(self) -> SlaPolicy:
+        """The policy given, else the one in force now: a level saved in the browser
+        applies from the next pass."""
+        return self._policy or default_policy()
 
     def start(self) -> None:
         if self._task is None:
