@@ -45,9 +45,12 @@ class Gone(ServiceError):
 
 
 class Invalid(ServiceError):
-    """Bad input: ``field`` names it (``body.number``, ``query.from``)."""
+    """Bad input: ``field`` names it (``body.number``, ``query.from``). A service
+    that finds several problems at once sets ``problems`` (FastAPI's shape, one
+    entry per problem) and all of them are answered."""
 
     status = 422
+    problems: list | None = None
 
 
 class Upstream(ServiceError):
@@ -63,6 +66,8 @@ class Unavailable(ServiceError):
 
 
 def detail(exc: ServiceError):
+    if isinstance(exc, Invalid) and exc.problems:
+        return exc.problems
     if isinstance(exc, Invalid) and exc.field:
         return [{"loc": exc.field.split("."), "msg": exc.message, "type": "value_error"}]
     return exc.message
