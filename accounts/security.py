@@ -32,7 +32,28 @@ WS_UNAUTHENTICATED = 4401
 WS_FORBIDDEN = 4403
 _ALGORITHM = "HS256"
 
-_hasher = PasswordHasher()  # argon2id with the library's current defaults
+_hasher = PasswordHasher()  # argon2id with the library's current defaults, until use_settings
+_DUMMY_PASSWORD = "not-a-real-password-just-timing"
+_dummy_hash = ""
+
+
+def use_settings(settings: Settings) -> None:
+    """Hash with the site's argon2id cost (``password_hash_*`` settings).
+
+    The defaults are the library's (RFC 9106's second recommendation: t=3,
+    64 MiB, p=4), about 0.2 s a hash here. A site on small hardware may lower
+    them and a site may raise them: hashes made under other parameters are
+    re-hashed at the next sign-in (:func:`needs_rehash`). The test tiers use
+    the floor, because a login per test at full cost was a third of the unit
+    tier's time; one unit test holds the defaults to the library's.
+    """
+    global _hasher, _dummy_hash
+    hasher = PasswordHasher(time_cost=settings.password_hash_time_cost,
+                            memory_cost=settings.password_hash_memory_kib,
+                            parallelism=settings.password_hash_parallelism)
+    if hasher.time_cost != _hasher.time_cost or hasher.memory_cost != _hasher.memory_cost \
+            or hasher.parallelism != _hasher.parallelism:
+        _hasher, _dummy_hash = hasher, ""
 
 
 class TokenError(Exception):
@@ -48,6 +69,17 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def verify_unknown(password: str) -> None:
+    """Spend what a real verification costs, for a user who does not exist.
+
+    So that "no such user" and "wrong password" take the same time and cannot
+    be told apart; the dummy hash follows the configured cost."""
+    global _dummy_hash
+    if not _dummy_hash:
+        _dummy_hash = hash_password(_DUMMY_PASSWORD)
+    verify_password(_dummy_hash, password)
 
 
 def needs_rehash(password_hash: str) -> bool:

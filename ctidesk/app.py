@@ -54,6 +54,7 @@ class Container:
 
 
 def build_container(settings: Settings) -> Container:
+    from accounts import security
     from cti.actions import Actions
     from tickets import hooks as ticket_hooks
 
@@ -61,6 +62,7 @@ def build_container(settings: Settings) -> Container:
 
     ticket_hooks.install_defaults()  # SLA and revisit callbacks on every ticket change
     sla.use_settings(settings)  # their policy: settings.sla_config on settings.calendar_config
+    security.use_settings(settings)  # the site's argon2 cost
     import_all_models()  # every table in Base.metadata (customer merge reads the whole schema)
     engine = make_engine(settings.effective_database_url)
     container = Container(settings=settings, engine=engine,

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     recordings_dir: OptionalPath = None
     secret_key: str = Field(default="", repr=False)
     token_ttl_s: int = 12 * 3600
+    # argon2id cost (accounts.security.use_settings): the library's defaults.
+    password_hash_time_cost: int = Field(default=3, ge=1, le=64)
+    password_hash_memory_kib: int = Field(default=65536, ge=1024, le=4 * 1024 * 1024)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=64)
     default_country_code: str = Field(default="86", pattern=r"^[0-9]{1,4}$")
     history_limit: int = Field(default=10, ge=0)
     # The member interface an agent's extension maps to in Asterisk.

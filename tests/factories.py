@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from ctidesk.app import create_app
 from ctidesk.db import Base, make_engine
 from ctidesk.settings import Settings
+from tests.conftest import TEST_HASH_COST
 
 SECRET_KEY = "unit-test-signing-key-" + "0123456789abcdef" * 3
 PASSWORD = "correct-horse-battery"
@@ -20,6 +21,9 @@ def settings_for(tmp_path: Path, **overrides) -> Settings:
     # A sandbox root of the test's own (never provisioned): the unit tier must
     # not write agents' PJSIP endpoints into the machine's sandbox Asterisk.
     overrides.setdefault("sandbox_root", tmp_path / "sandbox-root")
+    # argon2 at its floor, as everywhere in the tests (tests/conftest.py says why).
+    for name, value in TEST_HASH_COST.items():
+        overrides.setdefault(name.removeprefix("CTIDESK_").lower(), int(value))
     return Settings().with_(state_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
                             secret_key=SECRET_KEY, **overrides)
 

@@ -361,3 +361,51 @@ def test_cli_add_and_list(tmp_path):
     assert user is not None and user.display_name == "Alice Wang"
     assert [r.action for r in rows] == ["user.create"]
     assert "s3cret-password" not in rows[0].detail
+
+
+def test_production_hashing_uses_the_library_defaults(tmp_path, monkeypatch):
+    """The tests hash at argon2's floor (tests/conftest.py); a site gets the library's defaults."""
+    from argon2 import PasswordHasher, extract_parameters
+
+    from accounts import security
+    from ctidesk.settings import Settings
+    from tests.conftest import TEST_HASH_COST
+
+    for name in TEST_HASH_COST:
+        monkeypatch.delenv(name, raising=False)
+    try:
+        security.use_settings(Settings())
+        made = extract_parameters(security.hash_password("a-long-enough-password"))
+        library = PasswordHasher()
+        assert (made.time_cost, made.memory_cost, made.parallelism) == \
+            (library.time_cost, library.memory_cost, library.parallelism) == (3, 65536, 4)
+    finally:
+        security.use_settings(Settings(**{k.removeprefix("CTIDESK_").lower(): int(v)
+                                          for k, v in TEST_HASH_COST.items()}))
+
+
+async def test_a_raised_cost_rehashes_at_the_next_sign_in(client, db):
+    """A hash made under other parameters is replaced, at the site's cost, when its user signs in."""
+    from argon2 import extract_parameters
+
+    from accounts import security
+    from accounts.models import User
+    from ctidesk.settings import Settings
+    from sqlalchemy import select
+    from tests.factories import PASSWORD, make_user
+
+    await make_user(db, "rehash", role="agent")
+    before = extract_parameters((await db.execute(select(User.password_hash).where(
+        User.username == "rehash"))).scalar_one())
+    try:
+        security.use_settings(Settings(password_hash_time_cost=2, password_hash_memory_kib=2048,
+                                       password_hash_parallelism=1))
+        r = await client.post("/api/v1/auth/login", json={"username": "rehash", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+    finally:
+        security.use_settings(Settings())
+    db.expire_all()
+    after = extract_parameters((await db.execute(select(User.password_hash).where(
+        User.username == "rehash"))).scalar_one())
+    assert (before.time_cost, before.memory_cost) == (1, 1024)
+    assert (after.time_cost, after.memory_cost) == (2, 2048)
