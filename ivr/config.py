@@ -135,6 +135,31 @@ class QueueSpec:
 
 
 @dataclass(frozen=True)
+class Survey:
+    """The post-call satisfaction survey (满意度评价, ``[survey]``): offered after the
+    agent hangs up, to callers of ``queues`` (empty: every queue).
+
+    The caller keys 1-5; anything else (another digit, ``*``, ``#``) or silence
+    replays the question after ``invalid_prompt``/``no_input_prompt`` up to
+    ``retries`` times, then ``goodbye_prompt`` ends it with no score. A score of
+    ``low_score`` or less opens a callback (0: never)."""
+
+    enabled: bool = True
+    queues: tuple[str, ...] = ()
+    prompts: tuple[str, ...] = ()
+    thanks_prompt: str | None = None
+    invalid_prompt: str | None = None
+    no_input_prompt: str | None = None
+    goodbye_prompt: str | None = None
+    timeout: float = 5.0
+    retries: int = 1
+    low_score: int = 2
+
+    def applies_to(self, queue: str | None) -> bool:
+        return self.enabled and (not self.queues or queue in self.queues)
+
+
+@dataclass(frozen=True)
 class Menu:
     source: str
     start: str
@@ -150,6 +175,7 @@ class Menu:
     voicemail_priority: str = "high"
     max_steps: int = 100
     warnings: tuple[Problem, ...] = ()
+    survey: "Survey | None" = None  # the post-call satisfaction survey ([survey]); None: not offered
 
     def schedule_for(self, name: str | None) -> Schedule | None:
         name = name or self.default_hours
@@ -231,8 +257,8 @@ class _Checker:
 
     def run(self) -> tuple[Menu | None, list[Problem]]:
         data = self.data
-        for key in sorted(set(data) - {"ivr", "hours", "queues", "prompts", "nodes"}):
-            self.err(key, "unknown section (use ivr, hours, queues, prompts, nodes)")
+        for key in sorted(set(data) - {"ivr", "hours", "queues", "prompts", "nodes", "survey"}):
+            self.err(key, "unknown section (use ivr, hours, queues, prompts, nodes, survey)")
         ivr = self.table(data.get("ivr"), "ivr")
         for key in sorted(set(ivr) - {"start", "languages", "default_language", "hours", "fallback", "intents",
                                       "voicemail_priority", "max_steps"}):
@@ -326,12 +352,14 @@ class _Checker:
                 self.err(f"queues.{qname}.closed", f"unknown node {spec.closed!r}")
         self.check_graph(start if start in nodes else None, fallback)
 
+        survey = self.load_survey(data.get("survey"))
+
         if any(p.severity == "error" for p in self.problems):
             return None, self.problems
         menu = Menu(source=self.src, start=start, languages=self.languages, default_language=default_language,
                     default_hours=default_hours, fallback=fallback, intents=intents, schedules=schedules,
                     queues=queues, prompts=self.prompts, nodes=nodes, voicemail_priority=priority,
-                    max_steps=max_steps, warnings=tuple(self.problems))
+                    max_steps=max_steps, warnings=tuple(self.problems), survey=survey)
         return menu, self.problems
 
     # -- prompts -------------------------------------------------------------
@@ -372,6 +400,55 @@ class _Checker:
                           f"config/prompts/<lang>/{name}.wav)")
             return None
         return name
+
+    # -- the post-call survey ----------------------------------------------------
+
+    _SURVEY_KEYS = {"enabled", "queues", "prompt", "prompts", "thanks_prompt", "invalid_prompt", "no_input_prompt",
+                    "goodbye_prompt", "timeout", "retries", "low_score"}
+
+    def load_survey(self, raw) -> Survey | None:
+        """``[survey]``: every problem named by its key (``survey.low_score``)."""
+        if raw is None:
+            return None
+        raw = self.table(raw, "survey")
+        for extra in sorted(set(raw) - self._SURVEY_KEYS):
+            self.err(f"survey.{extra}", "unknown key (use " + ", ".join(sorted(self._SURVEY_KEYS)) + ")")
+        enabled = raw.get("enabled", True)
+        if not isinstance(enabled, bool):
+            self.err("survey.enabled", "true or false")
+            enabled = False
+        queues = raw.get("queues", [])
+        if not isinstance(queues, list) or not all(isinstance(q, str) for q in queues):
+            self.err("survey.queues", 'a list of queue names, e.g. ["support", "sales"] ([] = every queue)')
+            queues = []
+        for i, q in enumerate(queues):
+            if q not in self.queues:
+                self.err(f"survey.queues[{i}]", f"unknown queue {q!r} (declare [queues.{q}])")
+        prompts_raw = raw.get("prompts", [])
+        if "prompt" in raw:
+            prompts_raw = [raw["prompt"], *(prompts_raw if isinstance(prompts_raw, list) else [])]
+        if not isinstance(prompts_raw, list):
+            self.err("survey.prompts", "a list of prompt names")
+            prompts_raw = []
+        prompts = tuple(p for p in (self.prompt_ref("survey.prompts", p) for p in prompts_raw) if p)
+        if not prompts_raw:
+            self.err("survey.prompt", "required: the question asking the caller to key 1 to 5")
+        refs = {k: self.prompt_ref(f"survey.{k}", raw.get(k))
+                for k in ("thanks_prompt", "invalid_prompt", "no_input_prompt", "goodbye_prompt")}
+        if refs["thanks_prompt"] is None and "thanks_prompt" not in raw:
+            self.err("survey.thanks_prompt", "required: what the caller hears after keying a score")
+        timeout = self.number("survey.timeout", raw.get("timeout", 5), 1, 60)
+        retries = raw.get("retries", 1)
+        if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 5:
+            self.err("survey.retries", "an integer 0..5 (times the question is asked again after a wrong "
+                                       "key or silence)")
+            retries = 1
+        low = raw.get("low_score", 2)
+        if not isinstance(low, int) or isinstance(low, bool) or not 0 <= low <= 4:
+            self.err("survey.low_score", "an integer 0..4: a score of this or less opens a callback (0: never)")
+            low = 2
+        return Survey(enabled=enabled, queues=tuple(queues), prompts=prompts, timeout=timeout, retries=retries,
+                      low_score=low, **refs)
 
     # -- nodes ---------------------------------------------------------------
 
