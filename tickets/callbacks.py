@@ -37,7 +37,7 @@ from tickets.models import Callback, Ticket, TicketHistory
 from tickets.sla import SlaPolicy, default_policy
 
 STATES = ("pending", "done", "failed", "cancelled")
-REASONS = ("revisit", "voicemail", "requested")
+REASONS = ("revisit", "voicemail", "requested", "survey")  # survey: a low post-call score (issue 14)
 OUTCOMES = ("reached", "no_answer", "busy", "wrong_number", "refused")
 RETRY_OUTCOMES = ("no_answer", "busy")
 SUPERVISOR_ROLES = ("supervisor", "admin")
