@@ -82,6 +82,10 @@ async def running(container, *, start_bridge: bool = True):
 
     supervisor = container.supervisor = Supervisor(container, model=model, directory=directory)
     supervisor.start()
+    from basedata.service import hydrate  # issue 14: base data saved in the browser, over the files
+
+    for line in await hydrate(live=container.basedata, sessionmaker=container.sessionmaker):
+        log.info("base data from the database: %s", line)
     sla = SlaScheduler(container.sessionmaker, bus)  # one per database: ticket_sla_warning/breached
     container.sla = sla
     sla.start()
@@ -128,6 +132,7 @@ async def running(container, *, start_bridge: bool = True):
         bridge.start()
         agi = await start_ivr(container, model_getter=lambda: model)  # menu from config/ivr.toml, prompts built
         container.agi = agi
+        container.basedata.bind_ivr(container.ivr_menus)  # a menu saved in the browser serves, not the file
     _freeze_startup_heap()
     try:
         yield
