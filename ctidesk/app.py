@@ -51,6 +51,7 @@ class Container:
     ivr_menus: Any = None       # ivr menu source (the last good menu)
     login_throttle: Any = None  # accounts.service.LoginThrottle
     kb: Any = None              # knowledge.suggest suggester (the pop's suggested articles)
+    basedata: Any = None        # basedata.live.LiveBaseData (SLA, calendar, pause reasons, IVR in force)
 
 
 def build_container(settings: Settings) -> Container:
@@ -71,6 +72,9 @@ def build_container(settings: Settings) -> Container:
     from agent_desk.hub import AgentHub
 
     container.hub = AgentHub()
+    from basedata.live import LiveBaseData  # issue 14: base data edited in the browser
+
+    container.basedata = LiveBaseData(container)
     return container
 
 
@@ -170,4 +174,8 @@ def create_app(settings: Settings, *, start_bridge: bool = True) -> FastAPI:
 
     app.include_router(kb_router)
     app.include_router(kb_ticket_router)
+    from basedata.http import pages_router as admin_pages_router, router as basedata_router  # issue 14
+
+    app.include_router(basedata_router)
+    app.include_router(admin_pages_router)
     return app

@@ -17,3 +17,4 @@ def import_all_models() -> None:
     import ivr.models  # noqa: F401
     import supervisor.models  # noqa: F401
     import knowledge.models  # noqa: F401
+    import basedata.models  # noqa: F401
