@@ -178,4 +178,9 @@ def create_app(settings: Settings, *, start_bridge: bool = True) -> FastAPI:
 
     app.include_router(basedata_router)
     app.include_router(admin_pages_router)
+    from catalog.http import router as catalog_router  # issue 14: products, fault taxonomy
+    from knowledge.http import pages_router as kb_pages_router
+
+    app.include_router(catalog_router)
+    app.include_router(kb_pages_router)
     return app

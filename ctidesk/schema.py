@@ -18,3 +18,4 @@ def import_all_models() -> None:
     import supervisor.models  # noqa: F401
     import knowledge.models  # noqa: F401
     import basedata.models  # noqa: F401
+    import catalog.models  # noqa: F401

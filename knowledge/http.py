@@ -16,9 +16,11 @@ from accounts import service as accounts
 from accounts.models import User
 from accounts.security import current_user
 from ctidesk.deps import client_ip, get_db
-from knowledge import service
-from knowledge.schemas import (ArticleIn, ArticleOut, ArticleUpdate, AttachIn, AttachOut, SearchOut,
-                               StateIn, VersionOut)
+from agent_desk.pages import add_pages
+from knowledge import scripts, service
+from knowledge.schemas import (ArticleIn, ArticleListItem, ArticleOut, ArticleUpdate, AttachIn, AttachOut,
+                               PreviewIn, PreviewOut, ScriptIn, ScriptOut, ScriptsOut, SearchOut, StateIn,
+                               VersionOut)
 
 router = APIRouter(prefix="/api/v1/kb", tags=["knowledge"])
 ticket_router = APIRouter(prefix="/api/v1/tickets", tags=["knowledge"])
@@ -38,6 +40,40 @@ async def create_article(body: ArticleIn, request: Request, user: User = Depends
                  {"title": article.title, "version": article.version})
     await db.commit()
     return service.article_dict(article)
+
+
+@router.get("/articles", response_model=list[ArticleListItem])
+async def list_articles(state: str | None = Query(None, description="draft | published (drafts: editors)"),
+                        limit: int = Query(50), offset: int = Query(0), user: User = Depends(current_user),
+                        db: AsyncSession = Depends(get_db)) -> list[dict]:
+    rows = await service.list_articles(db=db, role=user.role, state=state, limit=limit, offset=offset)
+    return [{k: v for k, v in service.article_dict(a).items() if k in ArticleListItem.model_fields} for a in rows]
+
+
+@router.post("/preview", response_model=PreviewOut)
+async def preview(body: PreviewIn, user: User = Depends(current_user)) -> dict:
+    """The server's rendering of a Markdown body (editors), for the editor's preview."""
+    return {"html": service.preview(role=user.role, body=body.body)}
+
+
+@router.get("/scripts", response_model=ScriptsOut)
+async def list_scripts(ticket_type: str | None = Query(None), lang: str | None = Query(None),
+                       user: User = Depends(current_user), db: AsyncSession = Depends(get_db)) -> dict:
+    """Answer scripts; with ``ticket_type`` and ``lang`` the one the desk shows (that
+    language, else the other)."""
+    rows = await scripts.find(db=db, ticket_type=ticket_type, lang=lang)
+    return {"items": [scripts.script_dict(r) for r in rows]}
+
+
+@router.put("/scripts/{ticket_type}/{lang}", response_model=ScriptOut)
+async def save_script(ticket_type: str, lang: str, body: ScriptIn, request: Request,
+                      user: User = Depends(current_user), db: AsyncSession = Depends(get_db)) -> dict:
+    row, before = await scripts.save(db=db, actor=user.username, role=user.role, ticket_type=ticket_type,
+                                     lang=lang, **body.model_dump())
+    await _audit(db, request, user, "kb.script.save", f"kb_script:{ticket_type}:{lang}",
+                 {"version": row.version, "before": before})
+    await db.commit()
+    return scripts.script_dict(row)
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut)
@@ -107,3 +143,8 @@ async def attach_article(ticket_id: int, body: AttachIn, request: Request,
                  {"article_id": article.id, "history_id": row.id})
     await db.commit()
     return {"ticket_id": ticket_id, "article_id": article.id, "title": article.title, "history_id": row.id}
+
+
+# The editor (admin, expert: the page is static, the API refuses others).
+pages_router = APIRouter()
+add_pages(pages_router, {"/kb/editor": "kb-editor.html"})

@@ -102,3 +102,29 @@ for _statement in FTS_DDL:
     event.listen(KbArticle.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
 for _statement in FTS_DROP:
     event.listen(KbArticle.__table__, "before_drop", DDL(_statement).execute_if(dialect="sqlite"))
+
+
+class AnswerScript(Base):
+    """An answer script (话术) for one ticket type in one language: an opening, the
+    questions to ask, a closing.
+
+    Its own table rather than a KB article of kind ``script``: a script is
+    exactly one per (ticket type, language), has three parts the desk shows in
+    fixed places of the ticket form, and is neither searched nor suggested;
+    as an article it would need its Markdown split back into parts and a
+    uniqueness rule no other article has. Saves are audited with the text
+    they replaced (``kb.script.save``), and ``version`` is the optimistic lock.
+    """
+
+    __tablename__ = "kb_scripts"
+    __table_args__ = (UniqueConstraint("ticket_type", "lang"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_type: Mapped[str] = mapped_column(String(20))
+    lang: Mapped[str] = mapped_column(String(8))
+    opening: Mapped[str] = mapped_column(Text, default="")
+    questions: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of questions, in order
+    closing: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    editor: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -85,3 +85,49 @@ class AttachOut(BaseModel):
     article_id: int
     title: str
     history_id: int
+
+
+class ArticleListItem(BaseModel):
+    id: int
+    title: str
+    state: str
+    version: int
+    products: list[str]
+    fault_codes: list[str]
+    tags: list[str]
+    editor: str
+    updated_at: str | None
+
+
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field("", max_length=100_000)
+
+
+class PreviewOut(BaseModel):
+    html: str
+
+
+class ScriptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    opening: str | None = Field(None, description="what the agent says first")
+    questions: list[str] | None = Field(None, description="what to ask, in order")
+    closing: str | None = None
+    version: int | None = Field(None, ge=1, description="the version edited; none for a new script")
+
+
+class ScriptOut(BaseModel):
+    ticket_type: str
+    lang: str
+    opening: str
+    questions: list[str]
+    closing: str
+    version: int
+    editor: str
+    updated_at: str | None
+
+
+class ScriptsOut(BaseModel):
+    items: list[ScriptOut]

@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ctidesk.db import utcnow
 from ctidesk.errors import Conflict, Forbidden, Invalid, NotFound
 from knowledge import render
-from knowledge.models import KbArticle, KbArticleLabel, KbArticleVersion
+from knowledge.models import STATES, KbArticle, KbArticleLabel, KbArticleVersion
 from tickets import service as tickets
 
 EDITOR_ROLES = ("admin", "expert")
@@ -133,6 +133,31 @@ async def versions(*, db: AsyncSession, article_id: int, role: str) -> list[KbAr
     rows = await db.execute(select(KbArticleVersion).where(KbArticleVersion.article_id == article_id)
                             .order_by(KbArticleVersion.version.desc()))
     return list(rows.scalars())
+
+
+async def list_articles(*, db: AsyncSession, role: str, state: str | None = None, limit: int = 50,
+                        offset: int = 0) -> list[KbArticle]:
+    """Articles, last edited first (the editor's list); readers get published ones only."""
+    if state is not None and state not in STATES:
+        raise Invalid(f"state must be one of: {', '.join(STATES)}", field="query.state")
+    if not 1 <= limit <= 200:
+        raise Invalid("limit must be 1..200", field="query.limit")
+    if offset < 0:
+        raise Invalid("offset must not be negative", field="query.offset")
+    stmt = select(KbArticle).order_by(KbArticle.updated_at.desc(), KbArticle.id.desc()).limit(limit).offset(offset)
+    if not is_editor(role):
+        if state == "draft":
+            return []
+        state = "published"
+    if state is not None:
+        stmt = stmt.where(KbArticle.state == state)
+    return list((await db.execute(stmt)).scalars())
+
+
+def preview(*, role: str, body: str) -> str:
+    """The HTML the server would render for ``body`` (the editor's preview)."""
+    _require_editor(role)
+    return render.to_html(_clean_text("body", body, required=False))
 
 
 # --- writing -----------------------------------------------------------------

@@ -101,11 +101,37 @@ async def business_volume(db, *, start: datetime, end: datetime, tz=timezone.utc
     states = sorted({s for _, s in counts})
     types = sorted({t for t, _ in counts})
     matrix = [[t] + [counts[(t, s)] for s in states] + [sum(counts[(t, s)] for s in states)] for t in types]
-    return {"report": "business", "formulas": {"count": "tickets created in the period, by type and current state"},
-            "totals": {"tickets": len(rows)},
+    faults = await repairs_by_fault(db, start=start, end=end)
+    return {"report": "business", "formulas": {"count": "tickets created in the period, by type and current state",
+                                               "repairs_by_fault": REPAIRS_BY_FAULT_FORMULA},
+            "totals": {"tickets": len(rows), "repairs": sum(r[-1] for r in faults["rows"])},
             "tables": {"by_type_state": {"columns": ["type", *states, "total"], "rows": matrix},
                        "flat": {"columns": ["type", "state", "count"],
-                                "rows": [[t, s, n] for (t, s), n in sorted(counts.items())]}}}
+                                "rows": [[t, s, n] for (t, s), n in sorted(counts.items())]},
+                       "repairs_by_fault": faults}}
+
+
+REPAIRS_BY_FAULT_FORMULA = ("repair tickets created in the period, by fault class and phenomenon code "
+                            "(labels as the taxonomy says now; empty code: not classified yet)")
+
+
+async def repairs_by_fault(db, *, start: datetime, end: datetime) -> dict:
+    """Repair tickets by fault class and phenomenon (issue 14): grouped by the stable
+    codes, labelled in both languages from the taxonomy as it is now, so a renamed
+    label renames the line instead of splitting it. Most frequent first within a class."""
+    from catalog import service as catalog
+    from tickets.models import Ticket
+
+    n = func.count(Ticket.id)
+    rows = (await db.execute(select(Ticket.fault_class_code, Ticket.fault_phenomenon_code, n)
+                             .where(Ticket.type == "repair", Ticket.created_at >= start, Ticket.created_at < end)
+                             .group_by(Ticket.fault_class_code, Ticket.fault_phenomenon_code))).all()
+    classes, phenomena = await catalog.fault_labels(db=db)
+    none = ("", "")
+    out = [[c or "", *classes.get(c, none), p or "", *phenomena.get(p, none), count] for c, p, count in rows]
+    out.sort(key=lambda r: (r[0] == "", r[0], -r[-1], r[3]))
+    return {"columns": ["fault_class_code", "fault_class_zh", "fault_class_en", "fault_phenomenon_code",
+                        "fault_phenomenon_zh", "fault_phenomenon_en", "count"], "rows": out}
 
 
 def state_durations(changes: list[tuple[float, str, str | None]], start: float, end: float) -> dict:

@@ -43,6 +43,10 @@ class Ticket(Base):
     fault_phenomenon: Mapped[str | None] = mapped_column(String(200), nullable=True)
     fault_cause: Mapped[str | None] = mapped_column(String(200), nullable=True)
     fault_measure: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # the fault taxonomy's codes (catalog.models; issue 14): validated, stable, what reports group by.
+    # fault_type/fault_phenomenon above stay free text (what was typed before the taxonomy existed).
+    fault_class_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    fault_phenomenon_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     address: Mapped[str | None] = mapped_column(Text, nullable=True)
     region: Mapped[str | None] = mapped_column(String(80), nullable=True)
     appointment_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

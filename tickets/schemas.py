@@ -62,6 +62,14 @@ MESSAGES: dict[str, dict[str, str]] = {
               "zh-CN": "工单 {id} 已被他人修改（当前版本 {version}），请刷新后重新修改"},
     "ticket_not_found": {"en": "ticket {id} not found",
                          "zh-CN": "工单 {id} 不存在"},
+    "unknown_code": {"en": "{field}: there is no code {value} in the fault taxonomy",
+                     "zh-CN": "{field}：故障分类中没有代码 {value}"},
+    "inactive_code": {"en": "{field}: {value} is deactivated in the fault taxonomy; pick another",
+                      "zh-CN": "{field}：{value} 在故障分类中已停用，请另选"},
+    "wrong_class": {"en": "{field}: {value} is not a phenomenon of fault class {parent}",
+                    "zh-CN": "{field}：{value} 不属于故障类别 {parent}"},
+    "class_needed": {"en": "{field} is required when fault_phenomenon_code is given",
+                     "zh-CN": "填写 fault_phenomenon_code 时必须填写 {field}"},
 }
 
 
@@ -120,6 +128,8 @@ class _TicketFields(BaseModel):
     fault_phenomenon: str | None = None
     fault_cause: str | None = None
     fault_measure: str | None = None
+    fault_class_code: str | None = None
+    fault_phenomenon_code: str | None = None
     address: str | None = Field(None, max_length=4000)
     region: str | None = None
     appointment_start: datetime | None = None
@@ -194,6 +204,8 @@ class TicketOut(BaseModel):
     fault_phenomenon: str | None
     fault_cause: str | None
     fault_measure: str | None
+    fault_class_code: str | None = None
+    fault_phenomenon_code: str | None = None
     address: str | None
     region: str | None
     appointment_start: str | None

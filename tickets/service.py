@@ -30,6 +30,7 @@ from sqlalchemy import func, insert, select, text, update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
+from catalog import service as catalog
 from ctidesk.db import equal_to, utcnow
 from customers.models import Customer
 from tickets import hooks, states
@@ -41,7 +42,7 @@ from tickets.schemas import message
 EDITABLE = ("priority", "description", "product_model", "product_serial", "fault_type",
             "fault_phenomenon", "fault_cause", "fault_measure", "address", "region",
             "appointment_start", "appointment_end", "assignee", "site_id", "technician_id",
-            "parts_used", "fee")
+            "parts_used", "fee", "fault_class_code", "fault_phenomenon_code")
 # Fields only internal writers (SLA, dispatch) change, with update(system=True).
 SYSTEM_FIELDS = ("sla_level", "due_response_at", "due_resolve_at", "responded_at", "sla_warned",
                  "sla_breached", "escalated")
@@ -52,6 +53,8 @@ _TEXT_FIELDS = ("description", "product_model", "product_serial", "fault_type", 
 _DATETIME_FIELDS = ("appointment_start", "appointment_end", "due_response_at", "due_resolve_at",
                     "responded_at")
 _BOOL_FIELDS = ("sla_warned", "sla_breached", "escalated")
+# Codes of the fault taxonomy (catalog): checked against it by _check_fault.
+_FAULT_CODES = ("fault_class_code", "fault_phenomenon_code")
 _FEE_MAX = Decimal("9999999999.99")  # Numeric(12, 2)
 _CALL_ID_MAX = 64
 _CLAIM_TRIES = 3
@@ -218,6 +221,15 @@ async def _clean(db: AsyncSession, name: str, value: Any, errors: list[FieldErro
         if limit and len(value) > limit:
             return bad("too_long", max=limit)
         return value if (value or name == "description") else None
+    if name in _FAULT_CODES:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            return bad("not_text")
+        value = catalog.normalize_code(value)
+        if len(value) > _column_length(name):
+            return bad("too_long", max=_column_length(name))
+        return value
     if name == "priority":
         if value not in PRIORITIES:
             return bad("invalid_choice", value=value, choices=", ".join(PRIORITIES))
@@ -277,6 +289,37 @@ async def _clean(db: AsyncSession, name: str, value: Any, errors: list[FieldErro
             return bad("out_of_range", min=0, max=_FEE_MAX)
         return fee
     return bad("unknown_field")
+
+
+async def _check_fault(db: AsyncSession, values: dict, errors: list[FieldError],
+                       ticket: Ticket | None = None) -> None:
+    """The fault codes of a ticket against the taxonomy (issue 14), when either is set here.
+
+    A code must exist and be active, except a code the ticket already has (a
+    class deactivated later must not stop an edit of the address); a
+    phenomenon must belong to the ticket's class, so a class comes with it.
+    Neither is required, for repair tickets either: voicemail and the IVR open
+    repair tickets before anybody has heard the fault; the report counts them
+    as unclassified.
+    """
+    if not any(name in values for name in _FAULT_CODES) or any(e.field in _FAULT_CODES for e in errors):
+        return
+    current = {name: getattr(ticket, name) if ticket is not None else None for name in _FAULT_CODES}
+    class_code = values.get("fault_class_code", current["fault_class_code"])
+    phen_code = values.get("fault_phenomenon_code", current["fault_phenomenon_code"])
+    found_class, found_phen = await catalog.fault_rows(db=db, class_code=class_code, phenomenon_code=phen_code)
+    for name, code, row in (("fault_class_code", class_code, found_class),
+                            ("fault_phenomenon_code", phen_code, found_phen)):
+        if code is None:
+            continue
+        if row is None:
+            errors.append(FieldError(name, "unknown_code", {"value": code}))
+        elif not row.active and code != current[name]:
+            errors.append(FieldError(name, "inactive_code", {"value": code}))
+    if phen_code is not None and class_code is None:
+        errors.append(FieldError("fault_class_code", "class_needed"))
+    elif found_phen is not None and found_class is not None and found_phen.class_code != found_class.code:
+        errors.append(FieldError("fault_phenomenon_code", "wrong_class", {"value": phen_code, "parent": class_code}))
 
 
 def _check_appointment(start: datetime | None, end: datetime | None,
@@ -368,6 +411,7 @@ async def create(*, db: AsyncSession, actor: str, type: str, customer_id: int, d
             continue
         values[name] = await _clean(db, name, value, errors)
     _check_appointment(values.get("appointment_start"), values.get("appointment_end"), errors)
+    await _check_fault(db, values, errors)
     call_id = _clean_call_id(call_id, errors)
     if errors:
         raise InvalidInput(errors)
@@ -417,6 +461,7 @@ async def update(*, db: AsyncSession, actor: str, ticket_id: int, version: int |
                 cleaned[name] = await _clean(db, name, value, errors)
         _check_appointment(cleaned.get("appointment_start", ticket.appointment_start),
                            cleaned.get("appointment_end", ticket.appointment_end), errors)
+        await _check_fault(db, cleaned, errors, ticket)
         if errors:
             raise InvalidInput(errors)
         diff = {name: (getattr(ticket, name), new) for name, new in cleaned.items()
