@@ -346,6 +346,19 @@ class LiveModel:
         elif device_of(device) not in here:
             call.conference = None
 
+    def end_after_agent(self, call_id: str, at: float) -> bool:
+        """The agent hung up and the caller went on alone to something of ours that
+        is not a conversation (the post-call survey, issue 14): for the desk, the
+        supervisor, the reports and the call row the call ends now (talk time
+        stops, wrap-up starts), not when the caller finishes keying a score. Its
+        channels are no longer tracked. False when the call is not live or was
+        never answered."""
+        call = self.calls.get(call_id)
+        if call is None or call.answered_at is None:
+            return False
+        self._end(call, at)
+        return True
+
     def _end(self, call: Call, at: float, outcome: str | None = None) -> None:
         self.calls.pop(call.id, None)
         for device in call.devices:

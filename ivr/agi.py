@@ -16,6 +16,9 @@ hangup), ``IVR_QUEUE``/``IVR_PRIORITY``, ``IVR_TRANSFER``, ``IVR_LANG``. The
 IVR path (nodes passed, digits keyed, timestamps) is written onto the live call
 and published as ``call_ivr_completed`` whatever happened, hang-ups included;
 the call writer stores it and the screen pop shows it.
+
+``agi://.../survey`` (the dialplan's ``[ctidesk-survey]``, after the agent hung
+up) runs the post-call satisfaction survey instead (:mod:`ivr.survey`).
 """
 from __future__ import annotations
 
@@ -199,6 +202,12 @@ def _caller(headers: dict) -> tuple[str | None, str | None]:
     return number, name
 
 
+def _script(headers: dict) -> str:
+    """The script of ``agi://host:port/<script>``: ``ivr`` (the menu) or ``survey``."""
+    script = headers.get("agi_network_script") or headers.get("agi_request", "").rsplit("/", 1)[-1]
+    return script.strip("/").split("?", 1)[0]
+
+
 class FastAGIServer:
     def __init__(self, *, host: str, port: int, bus, model_getter, menus: MenuSource, services) -> None:
         self.host, self.port = host, port
@@ -245,6 +254,18 @@ class FastAGIServer:
         headers = dict(line.split(": ", 1) for line in raw.decode("utf-8", "replace").splitlines()
                        if ": " in line)
         channel = AGIChannel(Request(app=None, headers=headers, reader=reader, writer=writer), self.overhead)
+        if _script(headers) == "survey":
+            try:
+                await self._survey(channel, headers)
+            except (CallerHungUp, asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError,
+                    AGICommandError) as exc:
+                log.info("post-call survey of %s ended early: %s", headers.get("agi_uniqueid"), exc or type(exc).__name__)
+            except Exception:
+                self.errors += 1
+                log.exception("post-call survey failed for %s", headers.get("agi_uniqueid"))
+            finally:
+                writer.close()
+            return
         engine = self.engine()
         number, name = _caller(headers)
         session = engine.new_session(call_id=None, caller_number=number, caller_name=name,
@@ -274,6 +295,51 @@ class FastAGIServer:
             writer.close()
         queue = session.queue if session.action == "queue" else None
         self._record(session.call_id or headers.get("agi_uniqueid"), session.path, queue, number, name)
+
+    async def _survey(self, channel: AGIChannel, headers: dict) -> None:
+        """The post-call satisfaction survey (issue 14; :mod:`ivr.survey`).
+
+        The dialplan passes the queue and the member who answered (``IVR_QUEUE``,
+        ``MEMBERINTERFACE``, ``MEMBERNAME``); the live call knows better after a
+        transfer (the agent who had the caller last), so it is asked first. The
+        call ends for everyone else before the question is played: the agent is
+        free, the talk time and the call row stop at the agent's hang-up.
+        ``SURVEY_RESULT`` tells the dialplan what happened (skipped, already,
+        scored, invalid, no_input, hangup)."""
+        from ivr import survey as surveys
+
+        args = [headers.get(f"agi_arg_{i}", "").strip() for i in (1, 2, 3)]
+        call_id = await channel.get_variable("CHANNEL(linkedid)") or headers.get("agi_uniqueid")
+        menu = self.menus.current()
+        spec = menu.survey
+        model = self.model_getter()
+        live = model.calls.get(call_id) if model is not None and call_id else None
+        queue = (live.queue if live is not None else None) or args[0] or None
+        if not call_id or spec is None or not spec.applies_to(queue):
+            await channel.set_var("SURVEY_RESULT", "skipped")
+            return
+        if live is not None and (live.agent or live.interface):
+            agent = self.services.agent_username(live.agent, live.interface)
+        else:
+            agent = self.services.agent_username(args[2] or None, args[1] or None)
+        if await self.services.survey_done(call_id):  # asked once per call, whatever happened since
+            await channel.set_var("SURVEY_RESULT", "already")
+            return
+        if model is not None:
+            model.end_after_agent(call_id, time.time())
+        language = await channel.get_variable("IVR_LANG")
+        if language not in menu.languages:
+            language = menu.default_language
+        number, name = _caller(headers)
+        session = Session(call_id=call_id, caller_number=number, caller_name=name, language=language,
+                          uniqueid=headers.get("agi_uniqueid"))
+        result = await surveys.ask(channel, spec, lambda prompt: self.services.sound(prompt, language))
+        survey_id, callback_id = await self.services.record_survey(session, agent=agent, queue=queue, result=result,
+                                                                   low_score=spec.low_score)
+        log.info("post-call survey of call %s (agent %s): %s score %s, keys %r; row %s, callback %s", call_id,
+                 agent, result.outcome, result.score, result.dtmf, survey_id, callback_id)
+        if result.outcome != "hangup":
+            await channel.set_var("SURVEY_RESULT", result.outcome)
 
     async def _finish(self, channel: AGIChannel, session: Session) -> None:
         await channel.set_var("IVR_LANG", session.language)

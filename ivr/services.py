@@ -261,3 +261,45 @@ class LiveServices:
                 country_code=self.settings.default_country_code)
             await db.commit()
             return customer.id
+
+    # -- the post-call survey (issue 14) ------------------------------------------
+
+    def agent_username(self, agent: str | None, interface: str | None) -> str | None:
+        """The desk user behind a queue member (its MemberName or interface)."""
+        directory = getattr(self.container, "directory", None)
+        if directory is not None:
+            found = directory.username_for(agent, interface)
+            if found:
+                return found
+        return agent or None
+
+    async def survey_done(self, call_id: str) -> bool:
+        from ivr import survey
+
+        async with self.container.sessionmaker() as db:
+            return await survey.already_surveyed(db=db, call_id=call_id)
+
+    async def record_survey(self, session: Session, *, agent: str | None, queue: str | None, result,
+                            low_score: int) -> tuple[int | None, int | None]:
+        """Store the survey (and the callback of a low score): ``(survey id, callback id)``;
+        ``(None, None)`` when the call already had one."""
+        from cti.models import CallRecord
+        from ivr import survey
+
+        customer_id = None
+        dialable = False
+        if survey.is_low(result.score, low_score):
+            number = normalize(session.caller_number, country_code=self.settings.default_country_code)
+            dialable = number.kind in DIALABLE_KINDS
+            if dialable:
+                async with self.container.sessionmaker() as db:  # the customer the pop showed for this call
+                    customer_id = (await db.execute(select(CallRecord.customer_id).where(
+                        CallRecord.call_id == session.call_id))).scalar_one_or_none()
+                if customer_id is None:
+                    customer_id = await self._customer_for(session)
+        async with self.container.sessionmaker() as db:
+            row, callback = await survey.record(
+                db=db, call_id=session.call_id, agent_username=agent, queue=queue, result=result,
+                language=session.language, low_score=low_score, customer_id=customer_id, dialable=dialable)
+            await db.commit()
+        return (row.id if row else None), (callback.id if callback else None)

@@ -71,7 +71,10 @@ def test_inbound_falls_back_to_support_and_records(rendered):
     assert "Set(__REC=/var/spool/asterisk/monitor/${UNIQUEID}.wav)" in inbound
     # Asterisk 22: the gosub is Queue()'s 7th argument
     queue_call = re.search(r"Queue\(([^)]*)\)", inbound).group(1).split(",")
-    assert queue_call[0] == "${IVR_QUEUE}" and queue_call[1] == "t" and queue_call[4] == "300"
+    # t: the agent may transfer; c: the caller goes on to the post-call survey when the agent hangs up
+    assert queue_call[0] == "${IVR_QUEUE}" and queue_call[1] == "tc" and queue_call[4] == "300"
+    assert '"${QUEUESTATUS}" = "CONTINUE"]?ctidesk-survey,s,1)' in inbound
+    assert "AGI(${CTIDESK_AGI}/survey,${IVR_QUEUE},${MEMBERINTERFACE},${MEMBERNAME})" in inbound
     assert queue_call[6] == "ctidesk-rec"
     # a direct call rings the agent's PJSIP phone if ctidesk rendered one, else Local/<ext>@agents
     assert "exten => _1XXX,1,Gosub(ctidesk-agent-phone,${EXTEN},1)" in inbound
