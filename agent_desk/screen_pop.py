@@ -39,36 +39,59 @@ class ScreenPop:
         self.bodies: dict[str, asyncio.Future] = {}  # call_id -> the shared, database part
         self.sent = 0
         self.inline = 0  # pops built and queued within the ring's own bus callback
+        self.chained = 0  # pops sent from the callback of a provisional record's commit
         self._tasks: set[asyncio.Task] = set()
 
     def _prefetch(self, call_id: str, number: str | None, name: str | None) -> asyncio.Future:
         task = self.bodies.get(call_id)
         if task is None:
-            body = self._body_now(call_id, number, name)
-            if body is not None:
-                task = asyncio.get_running_loop().create_future()
-                task.set_result(body)
-            else:
+            task = self._body_soon(call_id, number, name)
+            if task is None:
                 task = asyncio.create_task(self._body(call_id, number, name))
             self.bodies[call_id] = task
         return task
 
-    def _body_now(self, call_id: str, number: str | None, name: str | None) -> dict | None:
-        """The database part at once, when the reader answers at once (SQLite) and the
-        caller needs no provisional record: no task, no trip through a busy loop
-        (issue 15). None: the task path (``_body``) does it."""
+    def _body_soon(self, call_id: str, number: str | None, name: str | None) -> asyncio.Future | None:
+        """The database part without a task, when the reader answers at once (SQLite):
+        done at once for a caller who needs no provisional record, else settled by a
+        done callback when the provisional record's own transaction commits; no trip
+        through a busy loop either way (issue 15). None: the task path (``_body``)."""
         if not getattr(self.reader, "answers_now", False):
             return None
         try:
             resolution = self.resolver.resolve_now(call_id, number, name)
-            if resolution is None:
-                return None
-            history = run_now(self.reader.history(customer_id=resolution.customer_id, numbers=resolution.numbers,
-                                                  exclude_call_id=call_id, limit=self.c.settings.history_limit))
-            tickets = run_now(self.reader.open_tickets(resolution.customer_id)) \
-                if resolution.customer_id is not None else []
         except Exception:  # the task path tries again, and says what failed
             return None
+        body = asyncio.get_running_loop().create_future()
+        if resolution is not None:
+            try:
+                body.set_result(self._body_of(call_id, resolution))
+            except Exception:
+                return None
+            return body
+        pending = self.resolver.pending(call_id)
+        if pending is None:
+            return None
+
+        def resolved(f: asyncio.Future) -> None:
+            if f.cancelled():
+                body.cancel()
+                return
+            try:
+                body.set_result(self._body_of(call_id, f.result()))
+            except Exception as exc:  # the ring sends the bare call and says why
+                body.set_exception(exc)
+
+        pending.add_done_callback(resolved)
+        # A call that never rings never reads a failed body: mark it read, no "never retrieved" noise.
+        body.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return body
+
+    def _body_of(self, call_id: str, resolution) -> dict:
+        history = run_now(self.reader.history(customer_id=resolution.customer_id, numbers=resolution.numbers,
+                                              exclude_call_id=call_id, limit=self.c.settings.history_limit))
+        tickets = run_now(self.reader.open_tickets(resolution.customer_id)) \
+            if resolution.customer_id is not None else []
         return _body_dict(resolution, history, tickets)
 
     def _kb_now(self):
@@ -90,11 +113,16 @@ class ScreenPop:
             bridge = self.c.bridge
             read_at = getattr(bridge.protocol, "read_at", None) if bridge and bridge.protocol else None
             body = self._prefetch(event.call_id, event.caller_number, event.caller_name)
-            if body.done() and not body.cancelled() and body.exception() is None and self._kb_now():
-                # everything is at hand: the pop goes out before the next AMI event is read
-                self.inline += 1
-                self._send(event, username, read_at, self._now(event, body.result()))
-                return
+            if self._kb_now():
+                if body.done() and not body.cancelled() and body.exception() is None:
+                    # everything is at hand: the pop goes out before the next AMI event is read
+                    self.inline += 1
+                    self._send(event, username, read_at, self._now(event, body.result()))
+                    return
+                if not body.done() and not isinstance(body, asyncio.Task):
+                    # a provisional record being written: the pop goes out from its commit's callback
+                    body.add_done_callback(lambda f: self._pop_when(f, event, username, read_at))
+                    return
             task = asyncio.create_task(self._pop(event, username, read_at))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -116,6 +144,16 @@ class ScreenPop:
         except Exception:
             log.exception("screen pop for call %s failed; sending the bare call", event.call_id)
             return _bare(event)
+
+    def _pop_when(self, body: asyncio.Future, event: ev.CallRinging, username: str, read_at: float | None) -> None:
+        if body.cancelled() or body.exception() is not None:
+            log.error("screen pop lookup for call %s failed; sending the bare call", event.call_id,
+                      exc_info=None if body.cancelled() else body.exception())
+            message = _bare(event)
+        else:
+            message = self._now(event, body.result())
+        self.chained += 1
+        self._send(event, username, read_at, message)
 
     async def _pop(self, event: ev.CallRinging, username: str, read_at: float | None) -> None:
         try:

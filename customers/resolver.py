@@ -11,6 +11,11 @@ through the call store's single writer (``create_provisional``), so it never
 fights the call writer for SQLite's write lock. A number that already has a
 provisional record reuses it; anonymous and invalid numbers match nobody and
 create nothing.
+
+With a reader that answers at once, ``resolve_now`` asks for the provisional
+record in the same callback that saw the call (no task hop), and ``pending``
+gives the caller a future that is settled the moment the record's own short
+transaction commits (issue 15).
 """
 from __future__ import annotations
 
@@ -44,6 +49,9 @@ class Resolution:
 
 
 class CallerResolver:
+    """``create_provisional(call_id, number_raw, caller_name)`` returns an awaitable of the
+    record's id; when it is a future (the call store's), ``resolve_now`` uses it inline."""
+
     def __init__(self, reader, create_provisional: Callable[[str, str, str | None], Awaitable[int]], *,
                  country_code: str = "86", keep_s: float = 120.0) -> None:
         self.reader = reader
@@ -72,12 +80,42 @@ class CallerResolver:
         if not getattr(self.reader, "answers_now", False):
             return None
         resolution = run_now(self._resolve(call_id, number_raw, caller_name, write=False))
-        if resolution is None:
-            return None  # a provisional record to write: through the call store's writer
+        if resolution is None:  # a provisional record to write: through the call store's writer
+            self._ask_now(call_id, number_raw, caller_name)
+            return None
         done = asyncio.get_running_loop().create_future()
         done.set_result(resolution)
         self._tasks[call_id] = done
         return resolution
+
+    def pending(self, call_id: str) -> asyncio.Future | None:
+        """The resolution being made for ``call_id`` (a future), if one is."""
+        return self._tasks.get(call_id)
+
+    def _ask_now(self, call_id: str, number_raw: str, caller_name: str | None) -> None:
+        """Ask the writer for the provisional record now; the resolution follows its
+        commit by a done callback (no task: the card is read at once)."""
+        asked = self.create_provisional(call_id, number_raw, caller_name)
+        if not isinstance(asked, asyncio.Future):
+            asked.close()  # a coroutine: the task path (``resolve``) asks again and awaits it
+            return
+        done = asyncio.get_running_loop().create_future()
+        keys = [normalize(number_raw, country_code=self.country_code).normalized]
+
+        def written(f: asyncio.Future) -> None:
+            if done.done():
+                return
+            if f.cancelled():
+                done.cancel()
+                return
+            try:
+                cid = f.result()
+                done.set_result(Resolution(cid, None, run_now(self.reader.card(cid)), keys))
+            except Exception as exc:  # the pop sends the bare call and says why
+                done.set_exception(exc)
+
+        asked.add_done_callback(written)
+        self._tasks[call_id] = done
 
     def forget(self, call_id: str) -> None:
         """Drop the cached answer a while after the call ended."""

@@ -829,6 +829,46 @@ async def get_or_create_provisional(*, db: AsyncSession, number_raw: str | None,
             Customer.source_call_id == call_id))).scalar_one()
 
 
+
+def get_or_create_provisional_now(conn, *, number_raw: str | None, caller_name: str | None, call_id: str,
+                                  country_code: str = "86") -> int:
+    """:func:`get_or_create_provisional` on a synchronous SQLAlchemy connection whose
+    transaction already holds the write lock (SQLite ``BEGIN IMMEDIATE``): the call
+    writer runs it in one trip to a thread, so an unknown caller's pop waits for one
+    small commit and not for several trips through a busy event loop (issue 15).
+
+    Same rows as the async version, plus one rule it leaves to its caller: a number
+    that already belongs to a customer (a provisional one made for an earlier call,
+    or a real one saved since) gets that customer, so each unknown number has one
+    provisional record however many calls come from it at once.
+    """
+    customers, phones = Customer.__table__, CustomerPhone.__table__
+    if call_id:
+        cid = conn.execute(select(customers.c.id).where(customers.c.source_call_id == call_id)).scalar()
+        if cid is not None:
+            return cid
+    number = normalize(number_raw, country_code=country_code)
+    if number.kind in DIALABLE_KINDS and number.normalized:
+        cid = conn.execute(select(customers.c.id).where(customers.c.id.in_(
+            select(phones.c.customer_id).where(phones.c.normalized == number.normalized)))
+            .order_by(customers.c.provisional.asc(), customers.c.updated_at.desc(), customers.c.id.desc())
+            .limit(1)).scalar()
+        if cid is not None:
+            return cid
+    rows = _phones([number.raw.strip()[:64]] if number.kind in DIALABLE_KINDS else [], country_code)
+    cid = conn.execute(customers.insert().values(
+        name=clean_caller_name(caller_name), kind="person", provisional=True,
+        source_call_id=call_id or None, notes="").returning(customers.c.id)).scalar_one()
+    for phone in rows:
+        conn.execute(phones.insert().values(customer_id=cid, raw=phone.raw, normalized=phone.normalized,
+                                            kind=phone.kind))
+    return cid
+
+
+# The call writer finds the synchronous variant here (cti does not import customers).
+get_or_create_provisional.now = get_or_create_provisional_now
+
+
 # --- views ------------------------------------------------------------------
 
 def card(customer: Customer) -> dict:

@@ -1,6 +1,7 @@
 """Call persistence: idempotent upserts, the crash journal, reconciliation."""
 from __future__ import annotations
 
+import asyncio
 import functools
 
 import pytest
@@ -25,9 +26,9 @@ async def sm(tmp_path):
     await engine.dispose()
 
 
-def make_store(sm, journal=None):
+def make_store(sm, journal=None, reader=None):
     return CallStore(sm, normalize=functools.partial(normalize, country_code="86"), provisional=get_or_create_provisional,
-                     agent_username=lambda agent, iface: agent, journal=journal)
+                     agent_username=lambda agent, iface: agent, journal=journal, reader=reader)
 
 
 def call_events(cid="100.1", t=1_800_000_000.0):
@@ -113,3 +114,63 @@ async def test_a_row_first_seen_after_its_start_gets_the_column_defaults(sm):
     assert by_id["200.1"].direction == "inbound" and by_id["201.1"].direction == "inbound"  # first value kept
     assert by_id["200.1"].created_at.timestamp() == t + 5 and by_id["200.1"].agent == "bob"
     assert by_id["200.1"].called_number == "4000"  # a first column still empty takes the later value
+
+
+async def _customers(sm):
+    from customers.models import Customer, CustomerPhone
+
+    async with sm() as db:
+        return (await db.execute(select(Customer.id, Customer.provisional, Customer.source_call_id,
+                                        CustomerPhone.normalized)
+                                 .join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
+                                 .order_by(Customer.id))).all()
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["sqlite-thread", "call-writer"])
+async def test_one_provisional_record_per_unknown_number_and_the_rows_point_at_it(sm, direct):
+    """Issue 15: the pop asks for the record synchronously and gets a future. On an
+    SQLite file it is written in one trip to the store's own thread (else by the call
+    writer, ahead of its batch). Two calls at once from one unknown number, and a
+    third after: one record, every call row points at it, a second ask for a call
+    gives the same future."""
+    from agent_desk.lookup import OrmPopReader
+
+    store = make_store(sm, reader=OrmPopReader(sm, "86"))
+    if not direct:
+        store._fast.close()
+        store._fast = None
+    assert (store._fast is not None) is direct
+    store.start()
+    t = 1_800_000_000.0
+    asked = []
+    for cid in ("400.1", "400.2"):
+        store(ev.CallCreated(cid, t, "inbound", "PJSIP/trunk-1", "021-5555-0123", "<b>Wang</b>", "4000"))
+        asked.append(store.create_provisional(cid, "021-5555-0123", "<b>Wang</b>"))
+    assert store.create_provisional("400.1", "021-5555-0123", None) is asked[0]
+    first, second = await asyncio.gather(*asked)
+    assert first == second
+    await store.flush()
+    store(ev.CallCreated("400.3", t + 9, "inbound", "PJSIP/trunk-1", "+86 21 5555 0123", None, "4000"))
+    third = await store.create_provisional("400.3", "+86 21 5555 0123", None)
+    await store.flush()
+    await store.stop()
+    assert third == first
+    assert await _customers(sm) == [(first, True, "400.1", "+862155550123")]
+    assert {r.call_id: r.customer_id for r in await rows(sm)} == {"400.1": first, "400.2": first, "400.3": first}
+
+
+async def test_a_provisional_record_whose_call_was_journalled_but_not_written_is_made_on_replay(sm, tmp_path):
+    """A crash after the call was journalled and before any record was made: the replay
+    makes the record (once), and a later call from the number finds it."""
+    journal = tmp_path / "calls.journal"
+    crashed = make_store(sm, journal)
+    crashed.open_journal()
+    crashed(ev.CallCreated("500.1", 1_800_000_000.0, "inbound", "PJSIP/trunk-1", "13900000001", None, "4000"))
+    revived = make_store(sm, journal)
+    assert revived.start() == 1
+    await revived.flush()
+    [(cid, provisional, source, number)] = await _customers(sm)
+    assert (provisional, source, number) == (True, "500.1", "+8613900000001")
+    assert await revived.create_provisional("500.2", "139 0000 0001", None) == cid
+    await revived.stop()
+    assert len(await _customers(sm)) == 1
