@@ -107,6 +107,8 @@ function showProblems(root, problems) {
     if (field) {
       field.classList.add('ad-invalid');
       field.insertAdjacentElement('afterend', line);
+      const box = field.closest('.ad-node');
+      if (box) box.classList.add('ad-node-bad');
       continue;
     }
     const name = state.view === 'ivr' ? nodeOf(path, state.body && state.body.nodes) : null;
