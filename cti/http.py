@@ -41,7 +41,11 @@ async def list_calls(
         numbers = search_keys(number) or [number]
     rows = await service.search(db=db, start=from_, end=to, numbers=numbers, agent=agent, queue=queue,
                                 limit=limit, offset=offset)
-    return {"items": [service.call_dict(c) for c in rows], "limit": limit, "offset": offset}
+    from ivr.survey import surveys_for  # issue 14: each call's post-call survey
+
+    surveys = await surveys_for(db=db, call_ids=[c.call_id for c in rows])
+    return {"items": [{**service.call_dict(c), "survey": surveys.get(c.call_id)} for c in rows],
+            "limit": limit, "offset": offset}
 
 
 @router.get("/api/v1/calls/{call_id}")
@@ -52,7 +56,11 @@ async def get_call(call_id: str, user=Depends(current_user), db: AsyncSession = 
         raise HTTPException(404, "no such call")
     from agent_desk.transfer import call_handoffs  # issue 11: every transfer with its handoff
 
-    return {**service.call_dict(call), "transfers": await call_handoffs(db, call.call_id)}
+    from ivr.survey import surveys_for  # issue 14: the post-call survey
+
+    surveys = await surveys_for(db=db, call_ids=[call.call_id])
+    return {**service.call_dict(call), "transfers": await call_handoffs(db, call.call_id),
+            "survey": surveys.get(call.call_id)}
 
 
 @router.get("/healthz")

@@ -63,6 +63,9 @@ async def ask(channel: Channel, survey: Survey, sound: Callable[[str], str]) -> 
     try:
         while True:
             asked += 1
+            # the channel says which question is being asked: the dialplan, `core show
+            # channel` and the real-tier tests (which key only once it is asked) see it
+            await channel.set_var("SURVEY_ASKED", str(asked))
             key = None
             for prompt in ([lead] if lead else []) + list(survey.prompts):
                 key = await channel.play(sound(prompt), ALL_KEYS)
