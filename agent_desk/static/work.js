@@ -8,12 +8,14 @@ import { fmtDateTime, getLang, t, tv } from '/static/i18n.js';
 import { ApiError, apiRequest, isLeaving } from '/static/api.js';
 import { el, isObj, str } from '/static/dom.js';
 import { recordingsList } from '/static/player.js';
+import { faultBody, modelsListId, ticketExtras } from '/static/catalog-desk.js';
 
 export const TICKET_TYPES = ['repair', 'install', 'complaint', 'consultation', 'suggestion', 'callback'];
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 const OUTCOMES = ['reached', 'no_answer', 'busy', 'wrong_number', 'refused'];
 const REFRESH_MS = 60000;
-const FORM_FIELDS = ['type', 'priority', 'description', 'product_model', 'address'];
+const FORM_FIELDS = ['type', 'priority', 'description', 'product_model', 'address', 'fault_class_code',
+  'fault_phenomenon_code'];
 
 
 function selectOf(testid, options, value) {
@@ -84,6 +86,8 @@ export function newPopWork(msg) {
       description: prefillDescription(msg),
       product_model: str(call.product_model) || str(msg.product_model) || str(customer.product_model),
       address: str(customer.address),
+      fault_class_code: '', // repair tickets: from the fault taxonomy (catalog-desk.js)
+      fault_phenomenon_code: '',
     },
     errors: {}, // field -> message (from the last 422)
     formError: null,
@@ -138,14 +142,16 @@ export function buildNewTicket(ctx) {
   const description = bind(el('textarea', { className: 'input textarea', testid: 'ticket-description',
     attrs: { rows: 4, maxlength: 20000 } }), 'description');
   const product = bind(el('input', { className: 'input', testid: 'ticket-product',
-    attrs: { type: 'text', maxlength: 200, autocomplete: 'off' } }), 'product_model');
+    attrs: { type: 'text', maxlength: 200, autocomplete: 'off', list: modelsListId() } }), 'product_model');
   const address = bind(el('input', { className: 'input', testid: 'ticket-address',
     attrs: { type: 'text', maxlength: 4000, autocomplete: 'off' } }), 'address');
 
+  type.addEventListener('change', () => ctx.rerender()); // the script and fault pickers follow the type
   form.append(
     el('div', { className: 'ticket-form-row' },
       fieldBox('type', t('work.type'), type, work),
       fieldBox('priority', t('work.priority'), priority, work)),
+    ticketExtras(work),
     fieldBox('description', t('work.description'), description, work),
     el('div', { className: 'ticket-form-row' },
       fieldBox('product_model', t('work.product'), product, work),
@@ -195,6 +201,7 @@ async function createTicket(ctx) {
   };
   if (str(work.form.product_model)) body.product_model = str(work.form.product_model);
   if (str(work.form.address)) body.address = str(work.form.address);
+  Object.assign(body, faultBody(work));
   const me = ctx.user ? str(ctx.user().username) : '';
   if (me) body.assignee = me;
   work.busy = true;

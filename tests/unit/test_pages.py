@@ -6,7 +6,8 @@ import pytest
 from agent_desk.pages import HEAD, STATIC
 
 PAGES = {"/login": "Sign in", "/desk": "Agent desk", "/wallboard": "Wallboard", "/reports": "Reports",
-         "/recordings": "Recordings", "/admin": "Administration"}
+         "/recordings": "Recordings", "/admin": "Administration", "/admin/catalog": "Products &amp; faults",
+         "/kb/editor": "Knowledge editor"}
 
 
 @pytest.mark.parametrize("route", PAGES)
@@ -23,4 +24,4 @@ async def test_a_page_is_the_shared_head_then_its_own_file(client, route):
 def test_every_page_file_is_served():
     files = {p.name for p in STATIC.glob("*.html")} - {HEAD}
     assert files == {"login.html", "desk.html", "wallboard.html", "reports.html", "recordings.html",
-                     "admin.html"}
+                     "admin.html", "catalog-admin.html", "kb-editor.html"}
