@@ -35,6 +35,10 @@ WORKLOAD_FORMULAS = {
     "available_s": "time in state available",
     "login_s": "time in any state other than logged_out",
     "occupancy_pct": "100 * (on_call + on_hold + ringing + wrap_up time) / (login_s - pause_s)",
+    # issue 14: the post-call satisfaction survey (call_surveys, created_at in the period)
+    "surveys": "post-call surveys of the agent's calls answered with a score (1-5) in the period",
+    "avg_score": "mean of those scores (2 decimals; empty with no survey)",
+    "low_scores": "those at or under [survey] low_score when given (each opened a callback)",
 }
 CALL_FORMULAS = {
     "total": "calls created in the interval (supervisor monitoring calls excluded)",
@@ -191,11 +195,14 @@ async def workload(db, *, start: datetime, end: datetime, now: datetime | None =
     per: dict[str, list] = defaultdict(list)
     for user, at, state, reason in log_rows:
         per[user].append((_epoch(at), state, reason))
-    users = sorted(set(per) | set(answered))
+    from ivr.survey import agent_figures  # issue 14: post-call satisfaction per agent
+
+    surveys = await agent_figures(db=db, start=start, end=end)
+    users = sorted(set(per) | set(answered) | set(surveys))
     rows = [workload_row(u, state_durations(per.get(u, []), _epoch(start), _epoch(stop)), answered[u], talk[u])
-            for u in users]
+            | surveys.get(u, {"surveys": 0, "avg_score": None, "low_scores": 0}) for u in users]
     columns = ["agent", "calls_answered", "talk_s", "hold_s", "wrap_up_s", "pause_s", "available_s", "login_s",
-               "occupancy_pct"]
+               "occupancy_pct", "surveys", "avg_score", "low_scores"]
     return {"report": "workload", "formulas": WORKLOAD_FORMULAS, "agents": rows,
             "tables": {"by_agent": {"columns": columns, "rows": [[r[c] for c in columns] for r in rows]}}}
 

@@ -55,7 +55,8 @@ async def test_workload_hand_computed(client, db, headers):
     assert row == {"agent": "alice", "calls_answered": 1, "talk_s": 600.0, "hold_s": 0.0, "wrap_up_s": 120.0,
                    "pause_s": 1800.0, "available_s": 5 * 60 + 13 * 60 + 60 * 60.0, "login_s": 7200.0,
                    # (600 on_call + 120 wrap-up) / (7200 login - 1800 pause) = 13.3 %
-                   "occupancy_pct": 13.3, "pause_by_reason": {"meal": 1800.0}}
+                   "occupancy_pct": 13.3, "pause_by_reason": {"meal": 1800.0},
+                   "surveys": 0, "avg_score": None, "low_scores": 0}  # no post-call survey (issue 14)
     assert "occupancy_pct" in r.json()["formulas"]
     # a period that starts mid-pause opens in the paused state (the change before the period counts)
     r = await client.get("/api/v1/reports/workload", params={"from": at(45).isoformat(), "to": at(90).isoformat()},
