@@ -284,6 +284,22 @@ class FakeBackend:
                      if (who is None or cb["assignee"] == who) and (state is None or cb["state"] == state)]
             return {"items": items, "total": len(items)}
 
+        # The catalogue the ticket form reads (issue 14): empty unless a test routes its own answers.
+        @app.get("/api/v1/catalog/faults")
+        async def catalog_faults(request: Request):
+            await signed_in(request)
+            return {"classes": []}
+
+        @app.get("/api/v1/catalog/products")
+        async def catalog_products(request: Request):
+            await signed_in(request)
+            return {"categories": [], "models": []}
+
+        @app.get("/api/v1/kb/scripts")
+        async def kb_scripts(request: Request):
+            await signed_in(request)
+            return {"items": []}
+
         @app.post("/api/v1/agent/dial")
         async def agent_dial(request: Request):
             await signed_in(request)
