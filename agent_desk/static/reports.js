@@ -61,6 +61,21 @@ function shortLabel(iso) {
   return m ? (m[1] === '00:00' ? iso.slice(5, 10) : m[1]) : iso;
 }
 
+// Repairs by fault class and phenomenon (issue 14): the label in the page's language, then the code.
+function repairsByFault(tbl) {
+  if (!tbl) return null;
+  const i = (c) => tbl.columns.indexOf(c);
+  const lang = getLang().startsWith('zh') ? 'zh' : 'en';
+  const named = (r, what) => {
+    const code = r[i(`${what}_code`)];
+    return code ? `${r[i(`${what}_${lang}`)] || code} (${code})` : t('rp.unclassified');
+  };
+  const rows = tbl.rows.map((r) => [named(r, 'fault_class'), r[i('fault_phenomenon_code')] ? named(r, 'fault_phenomenon')
+    : t('rp.unclassified'), r[i('count')]]);
+  return el('div', {}, el('h3', { text: t('rp.repairs_by_fault') }),
+    table({ columns: [t('rp.fault_class'), t('rp.fault_phenomenon'), t('rp.count')], rows }, 'table-repairs-by-fault'));
+}
+
 function showError(text) {
   const n = $('rp-error');
   n.textContent = text || '';
@@ -99,7 +114,7 @@ async function run() {
     section('workload', 'rp.workload', hBars(occupancy, { testid: 'chart-occupancy' }),
       table(workload.tables.by_agent, 'table-workload'), formulas(workload.formulas)),
     section('business', 'rp.business', table(business.tables.by_type_state, 'table-business'),
-      formulas(business.formulas)));
+      repairsByFault(business.tables.repairs_by_fault), formulas(business.formulas)));
 }
 
 function init() {
