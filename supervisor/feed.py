@@ -22,6 +22,14 @@ than a backlog of stale ones. A socket whose missed batches hold more than
 told (``{"type": "resync", "reason": ...}``) and sent a fresh snapshot, never
 silently left with a wrong picture. Per-socket sends are bounded by
 1/interval per second whatever the AMI rate.
+
+With many sockets the writes themselves are the cost (each websocket message is
+framed and written to its socket by the server: 200 sockets at 20 messages/s
+took more than half of the bridge's CPU, issue 15). So the whole feed has a
+budget, ``writes_per_s`` (1,000 by default): the coalescing window of every
+socket grows with the number of sockets (200 sockets: 200 ms, five messages a
+second each, still five times the wallboard's one-second resolution), and a
+busy stream is merged into fewer, larger messages instead of more of them.
 """
 from __future__ import annotations
 
@@ -36,15 +44,17 @@ from supervisor.notifier import encode
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 512
+WRITES_PER_S = 1000.0  # websocket messages per second the whole feed may write (see above)
 
 
 class Batch:
     """Frames sealed together: latest per key, in the order of their last offer."""
 
-    __slots__ = ("seq", "frames", "offers", "_text")
+    __slots__ = ("seq", "frames", "offers", "opened", "_text")
 
     def __init__(self, seq: int) -> None:
         self.seq = seq
+        self.opened = time.monotonic()
         self.frames: OrderedDict = OrderedDict()
         self.offers = 0  # frames offered into it (coalesced ones included)
         self._text: str | None = None
@@ -132,7 +142,8 @@ class FeedClient:
         while not self.closed:
             await self.wake.wait()
             if self.interval > 0:
-                await asyncio.sleep(self.interval)  # let what arrives meanwhile coalesce into this batch
+                # let what arrives meanwhile coalesce into this batch
+                await asyncio.sleep(self.feed.window(self.interval) if self.feed is not None else self.interval)
             self.wake.clear()
             while True:
                 if self.resync_reason is None:
@@ -158,9 +169,10 @@ class FeedClient:
 class SupervisorFeed:
     """All connected supervisor sockets; ``offer`` is the bus-side entry point."""
 
-    def __init__(self, *, max_lag: int = 256) -> None:
+    def __init__(self, *, max_lag: int = 256, writes_per_s: float = WRITES_PER_S) -> None:
         self.clients: set[FeedClient] = set()
         self.frames = 0
+        self.writes_per_s = writes_per_s
         self.max_lag = max_lag  # sealed batches kept for a socket that stopped reading
         self.open = Batch(0)
         self.sealed: deque[Batch] = deque()  # oldest first, not yet sent by every socket
@@ -199,9 +211,15 @@ class SupervisorFeed:
 
     # -- the writers' side ---------------------------------------------------
 
-    def seal(self) -> None:
-        """Close the open batch (if it holds anything) for the writers to send."""
-        if self.open.frames:
+    def window(self, interval: float) -> float:
+        """A socket's coalescing window: ``interval``, or longer so that all the
+        sockets together write at most ``writes_per_s`` messages a second."""
+        return max(interval, len(self.clients) / self.writes_per_s)
+
+    def seal(self, min_age: float = 0.0) -> None:
+        """Close the open batch (if it holds anything and is ``min_age`` s old) for the
+        writers to send."""
+        if self.open.frames and (min_age <= 0 or time.monotonic() - self.open.opened >= min_age):
             self._trim()  # once per batch: O(sockets) here, never per frame or per send
             batch = self.open
             self.sealed.append(batch)
@@ -210,8 +228,12 @@ class SupervisorFeed:
                 self._drop_laggards()
 
     def take(self, client: FeedClient) -> list[Batch]:
-        """Seal the open batch; the batches ``client`` has not sent yet (oldest first)."""
-        self.seal()
+        """Seal the open batch, unless another socket's writer sealed one less than a
+        window ago; the batches ``client`` has not sent yet (oldest first). So the
+        sockets' writers fall into step: one batch per window, sealed by the first of
+        them, sent as the same text by all (not one small batch per socket, which
+        every other socket then had to merge on its own)."""
+        self.seal(self.window(client.interval))
         first = self.sealed[0].seq if self.sealed else self.open.seq
         start = max(0, client.next_seq - first)
         out = list(self.sealed)[start:] if start else list(self.sealed)
