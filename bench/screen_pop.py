@@ -418,6 +418,27 @@ if hasattr(sp.ScreenPop, "_body"):  # the database part of the pop, once per cal
 cs.history = timed("history", cs.history, lambda a, kw: (kw.get("exclude_call_id"), None))
 rs.CallerResolver._resolve = timed("resolve", rs.CallerResolver._resolve, lambda a, kw: (a[1], None))
 st.CallStore.write = timed("store_write", st.CallStore.write, lambda a, kw: (len(a[1]), None))
+_send = sp.ScreenPop._send
+
+def sent(self, event, username, read_at, message):  # every path: in the ring, from a commit, from a task
+    t = time.time()
+    try:
+        return _send(self, event, username, read_at, message)
+    finally:
+        spans.append(["sent", event.call_id, read_at, t, time.time()])
+
+sp.ScreenPop._send = sent
+if hasattr(st, "_SqliteProvisionals"):  # the provisional record's own write, in its thread
+    _write = st._SqliteProvisionals.write
+
+    def provisional(self, call_id, *args):
+        t = time.time()
+        try:
+            return _write(self, call_id, *args)
+        finally:
+            spans.append(["provisional", call_id, None, t, time.time()])
+
+    st._SqliteProvisionals.write = provisional
 event.listen(Pool, "connect", lambda *a: spans.append(["db_connect", None, None, time.time(), time.time()]))
 try:
     runpy.run_module("ctidesk.cli", run_name="__main__")
@@ -444,7 +465,9 @@ def trace_breakdown(path: str, results: list) -> list[str]:
         for k, _, t0, t1 in by.get(kind, []):
             first[kind].setdefault(k, (t0, t1))
     cols_def = [("loop wait", "loop"), ("db part ready", "ready"), ("db part ran", "body"),
-                ("resolve ran", "resolve"), ("history ran", "history"), ("pop total", "total")]
+                ("resolve ran", "resolve"), ("history ran", "history"), ("pop total", "total"),
+                ("known sent", "known"), ("unknown sent", "unknown"), ("prov. write", "prov")]
+    provisional = {k: (t0, t1) for k, _, t0, t1 in by.get("provisional", [])}
     head = f"  {'round':<28}" + "".join(f"{name:>15}" for name, _ in cols_def)
     head += f"{'store writes: n, median/max ms, median batch':>46}{'new DB conns':>13}"
     lines = ["where the time goes inside the server, per pop (median/p99 ms; --trace-serve):", head]
@@ -453,9 +476,14 @@ def trace_breakdown(path: str, results: list) -> list[str]:
             continue
         lo, hi = r.window
         rows = [(k, read_at, t0, t1) for k, read_at, t0, t1 in by.get("pop", []) if read_at and lo <= read_at <= hi]
-        if not rows:
+        sends = [(k, read_at, t0) for k, read_at, t0, _ in by.get("sent", []) if read_at and lo <= read_at <= hi]
+        if not rows and not sends:
             continue
         cols: dict[str, list[float]] = {c: [] for _, c in cols_def}
+        for k, read_at, t0 in sends:  # AMI read -> handed to the socket, by whether a record was written
+            cols["unknown" if k in provisional else "known"].append((t0 - read_at) * 1000)
+            if k in provisional:
+                cols["prov"].append((provisional[k][1] - provisional[k][0]) * 1000)
         for k, read_at, t0, t1 in rows:
             cols["loop"].append((t0 - read_at) * 1000)
             cols["total"].append((t1 - read_at) * 1000)
@@ -477,7 +505,9 @@ def trace_breakdown(path: str, results: list) -> list[str]:
     lines.append("  loop wait = AMI read -> pop task runs; db part ready = AMI read -> customer/history/tickets "
                  "built (negative: prefetched before the ring); db part ran = its own duration (from call_created); "
                  "resolve/history ran = those steps' durations; pop total = AMI read -> queued to the socket; "
-                 "new DB conns = SQLite connections opened in the round (the pool keeps 5).")
+                 "new DB conns = SQLite connections opened in the round (the pool keeps 5); known/unknown sent = AMI "
+                 "read -> pop handed to the socket, every path, callers with a record / unknown callers (a "
+                 "provisional record written); prov. write = that write in the store's thread.")
     return lines
 
 

@@ -22,11 +22,13 @@ import asyncio
 import json
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy.exc import OperationalError
 
 from cti import events as ev
 from cti.models import CallRecord
@@ -68,8 +70,14 @@ class _SqliteProvisionals:
     event loop in between. The async path took one loop iteration per statement;
     in a burst of rings each one cost tens of ms (issue 15).
 
-    SQLite lets one writer in at a time: if the call writer's transaction holds the
-    lock, this one waits for it in its thread (busy timeout), never on the loop."""
+    SQLite lets one writer in at a time: if another connection (the call writer,
+    the supervisor's, a request) holds the lock, this one waits for it in its thread,
+    never on the loop, trying again every half millisecond: SQLite's own busy
+    handler sleeps 1, 2, 5 ... up to 100 ms between tries, and under load those
+    sleeps were most of the record's latency."""
+
+    RETRY_S = 0.0005
+    PATIENCE_S = 30.0
 
     def __init__(self, path: str, make: Callable) -> None:
         self.make = make
@@ -78,7 +86,7 @@ class _SqliteProvisionals:
         @event.listens_for(self.engine, "connect")
         def _connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None  # our own BEGIN IMMEDIATE: the write lock before the look-ups
-            for pragma in ("busy_timeout=10000", "foreign_keys=ON", "synchronous=NORMAL"):
+            for pragma in ("busy_timeout=0", "foreign_keys=ON", "synchronous=NORMAL"):
                 dbapi_conn.execute(f"PRAGMA {pragma}")
 
         @event.listens_for(self.engine, "begin")
@@ -88,9 +96,16 @@ class _SqliteProvisionals:
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="provisional")
 
     def write(self, call_id: str, number: str, name: str | None, country_code: str) -> int:
-        with self.engine.begin() as conn:
-            return self.make(conn, number_raw=number, caller_name=name, call_id=call_id,
-                             country_code=country_code)
+        give_up = time.monotonic() + self.PATIENCE_S
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    return self.make(conn, number_raw=number, caller_name=name, call_id=call_id,
+                                     country_code=country_code)
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig) and "busy" not in str(exc.orig) or time.monotonic() > give_up:
+                    raise
+                time.sleep(self.RETRY_S)
 
     def close(self) -> None:
         self.thread.shutdown(wait=True)
@@ -105,6 +120,15 @@ def _sqlite_file(sessionmaker) -> str | None:
         return None
     database = url.database
     return database if database and database != ":memory:" and not database.startswith("file:") else None
+
+
+class _Link:
+    """A call's customer, known after its row may have been written (ordered work)."""
+
+    __slots__ = ("call_id", "customer_id")
+
+    def __init__(self, call_id: str, customer_id: int | None) -> None:
+        self.call_id, self.customer_id = call_id, customer_id
 
 
 class _RolledBack(Exception):
@@ -136,8 +160,6 @@ class CallStore(JournalledWriter):
         self._urgent: list[_Provisional] = []
         self._asked: dict[str, asyncio.Future] = {}  # call_id -> its provisional record, being written
         self._fast: _SqliteProvisionals | None = None
-        self._in_thread: set[asyncio.Future] = set()  # provisional writes running in the thread
-        self._fast_failed = False
         path = _sqlite_file(sessionmaker)
         make_now = getattr(provisional, "now", None)
         if path is not None and make_now is not None:
@@ -169,16 +191,18 @@ class CallStore(JournalledWriter):
         writer (so no second connection fights for SQLite's lock), once per call and
         once per number.
 
-        Asked for synchronously (from the bus callback that saw the call: the writer
-        has it before it takes the call's own events) and awaited by the pop. It is
-        written in its own short transaction, committed ahead of the next batch of
-        call rows, and the future is settled at that commit (issue 15: behind the
-        batch, an unknown caller's pop waited for every row in it, p99 ~0.5 s)."""
+        Asked for synchronously (from the bus callback that saw the call) and awaited
+        by the pop; the future is settled when the record's own short transaction
+        commits (issue 15: written inside the call writer's batch, an unknown caller's
+        pop waited for every row in it, p99 ~0.5 s). On an SQLite file that
+        transaction runs in one trip to the store's thread (``_SqliteProvisionals``);
+        otherwise, or if that fails, the call writer runs it ahead of its next batch.
+        Rows of the call written meanwhile get the id by a ``_Link``."""
         done = self._asked.get(call_id)
         if done is None:
             done = self._asked[call_id] = asyncio.get_running_loop().create_future()
             asked = _Provisional(call_id, number, name, done)
-            if self._fast is not None and not self._fast_failed:
+            if self._fast is not None:
                 self._write_fast(asked)
             else:
                 # An agent is looking at a ringing phone: this goes ahead of queued events.
@@ -190,21 +214,18 @@ class CallStore(JournalledWriter):
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self._fast.thread, self._fast.write, asked.call_id, asked.number,
                                    asked.name, self.country_code)
-        self._in_thread.add(job)
 
         def written(job: asyncio.Future) -> None:
-            self._in_thread.discard(job)
             if job.cancelled() or job.exception() is not None:
-                # Not lost: the call writer's own transaction makes it (and the next ones).
-                self._fast_failed = True
+                # Not lost: the call writer's own transaction makes it.
                 log.warning("provisional record for call %s: the direct write failed (%s); the call writer "
-                            "makes it and the next ones", asked.call_id,
+                            "makes it", asked.call_id,
                             "cancelled" if job.cancelled() else job.exception())
                 self._urgent.append(asked)
                 self.enqueue(None)
                 return
             self._asked.pop(asked.call_id, None)
-            self._customers[asked.call_id] = job.result()  # the call's rows (written after this) point at it
+            self._linked(asked.call_id, job.result())
             if not asked.done.done():
                 asked.done.set_result(job.result())
 
@@ -236,8 +257,6 @@ class CallStore(JournalledWriter):
         if asked:
             await self._write_provisionals(asked)
             items = [i for i in items if not isinstance(i, _Provisional)]
-        if self._in_thread:  # committed first, so this batch's rows match them: no second record
-            await asyncio.wait(list(self._in_thread))
         pending: dict[str, dict] = {}
         made: dict[str, int] = {}  # number -> provisional record made in this transaction
         records = 0
@@ -257,11 +276,16 @@ class CallStore(JournalledWriter):
                 if isinstance(item, _Reconcile):
                     await flush_rows()
                     settled.append((item.done, await self._reconcile(db, item.live_ids)))
+                elif isinstance(item, _Link):
+                    row = {"call_id": item.call_id, "updated_at": utcnow(), "customer_id": item.customer_id}
+                    old = pending.get(item.call_id)
+                    pending[item.call_id] = row if old is None else _merge(old, row)
                 else:
                     row = self._row(item)
                     if row.get("caller_number"):
                         known = self._customers.get(item.call_id)
-                        if known is None and item.call_id not in self._customers:
+                        if known is None and item.call_id not in self._customers and item.call_id not in self._asked:
+                            # (a record being written for the call: its _Link follows, no second one)
                             known = await self._customer(db, item.call_id, row, made)
                         row["customer_id"] = known
                     old = pending.get(item.call_id)
@@ -285,8 +309,16 @@ class CallStore(JournalledWriter):
             await db.commit()
         for p, cid in zip(asked, ids):
             self._asked.pop(p.call_id, None)
+            self._linked(p.call_id, cid)
             if not p.done.done():
                 p.done.set_result(cid)
+
+    def _linked(self, call_id: str, customer_id: int | None) -> None:
+        """The call's record is committed: rows written from now point at it, and a
+        row written while it was being made gets it by a _Link."""
+        if call_id in self._inbound:  # the call still lasts (its end forgets it)
+            self._customers[call_id] = customer_id
+        self.enqueue(_Link(call_id, customer_id))
 
     async def _customer(self, db, call_id: str, row: dict, made: dict[str, int]) -> int | None:
         """Match the caller; an unknown inbound caller gets a provisional record."""

@@ -174,3 +174,22 @@ async def test_a_provisional_record_whose_call_was_journalled_but_not_written_is
     assert await revived.create_provisional("500.2", "139 0000 0001", None) == cid
     await revived.stop()
     assert len(await _customers(sm)) == 1
+
+
+async def test_a_failing_direct_write_falls_back_to_the_call_writer(sm, caplog):
+    """Nothing is lost when the thread's write fails (here: its function raises): the
+    call writer makes the record, once, and the call row points at it."""
+    store = make_store(sm)
+
+    def broken(conn, **kw):
+        raise RuntimeError("disk on fire")
+
+    store._fast.make = broken
+    store.start()
+    store(ev.CallCreated("600.1", 1_800_000_000.0, "inbound", "PJSIP/trunk-1", "13900000002", None, "4000"))
+    cid = await store.create_provisional("600.1", "13900000002", None)
+    await store.flush()
+    await store.stop()
+    assert "direct write failed" in caplog.text
+    assert await _customers(sm) == [(cid, True, "600.1", "+8613900000002")]
+    assert [r.customer_id for r in await rows(sm)] == [cid]
