@@ -103,6 +103,7 @@ async def load_demo_data(settings) -> list[tuple[str, str, str, str | None]]:
             await db.commit()
             await _demo_products(db)  # issue 3: what the IVR's product lookup (key 3) reads out
             await _demo_articles(db)  # issue 14: the knowledge base the desk searches and the pop suggests
+            await _demo_catalogue(db)  # issue 14: products, fault taxonomy, answer scripts
     finally:
         await engine.dispose()
     return logins
@@ -163,4 +164,13 @@ async def _demo_articles(db) -> None:
         article = await kb.create(db=db, actor="erin", role="expert", title=title, body=body,
                                   products=products, fault_codes=faults, tags=tags)
         await kb.set_state(db=db, actor="erin", role="expert", article_id=article.id, state="published")
+    await db.commit()
+
+
+async def _demo_catalogue(db) -> None:
+    from catalog import demo as catalog_demo
+    from knowledge import demo as scripts_demo
+
+    await catalog_demo.load(db)
+    await scripts_demo.load(db)
     await db.commit()

@@ -73,6 +73,11 @@ async def _find(db: AsyncSession, ticket_type: str, lang: str) -> AnswerScript |
     return (await db.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
 
 
+async def exact(*, db: AsyncSession, ticket_type: str, lang: str) -> AnswerScript | None:
+    """The script of that type in exactly that language, or None."""
+    return await _find(db, ticket_type, lang)
+
+
 async def find(*, db: AsyncSession, ticket_type: str | None = None, lang: str | None = None) -> list[AnswerScript]:
     """Scripts by type and language. Both given: that script, else the same type in
     the other language (an agent is better served by a script in English than

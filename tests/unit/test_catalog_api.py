@@ -267,3 +267,31 @@ async def test_business_report_counts_repairs_by_fault_with_current_labels(clien
     old = {"from": (now - timedelta(days=3)).isoformat(), "to": (now - timedelta(days=2)).isoformat()}
     r = await client.get("/api/v1/reports/business", params=old, headers=h["boss"])
     assert r.json()["tables"]["repairs_by_fault"]["rows"] == []
+
+
+# --- the demo ----------------------------------------------------------------------------------
+
+async def test_the_demo_seeds_the_taxonomy_and_scripts_once(app, client, h, customer):
+    from catalog import demo as catalog_demo
+    from ctidesk import demo
+    from knowledge import demo as scripts_demo
+
+    for _ in range(2):
+        await demo.load_demo_data(app.state.container.settings)
+    tree = (await client.get("/api/v1/catalog/faults?active=true", headers=h["agent"])).json()["classes"]
+    assert [c["code"] for c in tree] == [c[0][0] for c in catalog_demo.FAULTS]
+    for category in ("WASHER", "FRIDGE", "AC"):  # every appliance has classes with phenomena, causes, remedies
+        own = [c for c in tree if c["category_code"] == category]
+        assert own and all(p["causes"] and all(x["remedy_zh"] and x["remedy_en"] for x in p["causes"])
+                           for c in own for p in c["phenomena"])
+    models = (await client.get("/api/v1/catalog/products", headers=h["agent"])).json()["models"]
+    assert {"XQG100", "KFR-35GW"} <= {m["code"] for m in models}  # what the demo customers' articles name
+    for ticket_type in scripts_demo.SCRIPTS:
+        for lang in ("zh-CN", "en"):
+            r = await client.get("/api/v1/kb/scripts", params={"ticket_type": ticket_type, "lang": lang},
+                                 headers=h["agent"])
+            [script] = r.json()["items"]
+            assert script["lang"] == lang and script["version"] == 1 and script["questions"]
+    # a demo repair ticket can use it
+    r = await new_ticket(client, h, customer, fault_class_code="WM-DRUM", fault_phenomenon_code="WM-NOSPIN")
+    assert r.status_code == 201, r.text
