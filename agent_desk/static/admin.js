@@ -71,8 +71,9 @@ function clone(v) {
   return JSON.parse(JSON.stringify(v));
 }
 
+/** A typed list: commas (also the Chinese ， and 、) separate. */
 function listOf(text) {
-  return String(text).split(',').map((s) => s.trim()).filter(Boolean);
+  return String(text).split(/[,，、]/).map((s) => s.trim()).filter(Boolean);
 }
 
 // ---- problems next to their fields -------------------------------------------

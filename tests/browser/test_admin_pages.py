@@ -1,6 +1,7 @@
 """The administration pages (admin.html, issue 14) in headless Chromium against
 the real app (served on loopback, its own SQLite file, no Asterisk needed):
-an admin adds a holiday and a pause reason and both are in force at once; a bad
+an admin adds a holiday and a pause reason and both are in force at once, and a service site with a
+technician; a bad
 time zone is shown next to its field and not saved; the IVR tree editor shows
 a problem next to its node and saves nothing, then a corrected edit is saved
 and is the menu in force; a supervisor gets the admin-only notice."""
@@ -113,6 +114,23 @@ def test_an_admin_adds_a_holiday_and_a_pause_reason(page, new_page, server):
     expect(page.get_by_test_id("nav-pause")).to_have_text("小休原因")
     expect(page.get_by_test_id("pause-coaching-zh")).to_have_value("辅导")
     assert unexpected_errors(page, allow=[r"status of 422"]) == []  # the refused time zone
+    # Sites and technicians (their own API): an empty name is shown next to the field.
+    page.get_by_test_id("nav-sites").click()
+    form = page.get_by_test_id("site-form")
+    form.get_by_test_id("site-add").click()
+    expect(form.locator('[data-path="name"] + [data-testid="problem"]')).to_have_count(1)
+    form.get_by_test_id("site-name").fill("朝阳网点 <b>")
+    form.get_by_test_id("site-regions").fill("北京，朝阳")  # a Chinese comma separates too
+    form.get_by_test_id("site-add").click()
+    expect(page.get_by_test_id("site-row")).to_have_count(1)
+    page.get_by_test_id("technician-name").fill("李工")
+    page.get_by_test_id("technician-site").select_option(label="朝阳网点 <b>")
+    page.get_by_test_id("technician-add").click()
+    expect(page.get_by_test_id("technician-row")).to_contain_text("朝阳网点 <b>")
+    (site,) = api(server, "/api/v1/sites")["items"]
+    (tech,) = api(server, "/api/v1/technicians")["items"]
+    assert site["regions"] == ["北京", "朝阳"] and tech["site_id"] == site["id"]
+    assert unexpected_errors(page, allow=[r"status of 422"]) == []
     # Base data is the administrator's: a supervisor is told so.
     other = new_page()
     sign_in(other, server, "sam", "pause")
