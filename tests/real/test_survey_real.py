@@ -115,7 +115,7 @@ async def test_survey_scores_low_score_callback_no_answer_and_caller_hanging_up_
             caller keys ``keys[i]`` when question i+1 is asked (None: says nothing)."""
             await call(ami, caller, name="Survey", hold=90)
             for n, digit in enumerate(keys, 1):
-                await until(lambda: asking(ami, caller, n), f"{caller}: question {n}", timeout=90)
+                await until(lambda n=n: asking(ami, caller, n), f"{caller}: question {n}", timeout=90)
                 if digit is not None:
                     await key(ami, caller, digit)
 
