@@ -106,12 +106,19 @@ async function run() {
     { name: 'unanswered', values: col('unanswered').map((v, i) => v + col('lost')[i] + col('open')[i]), cls: 'c-grey' },
   ];
   const occupancy = workload.agents.map((a) => [a.agent, a.occupancy_pct]);
+  // issue 14: the post-call satisfaction survey, average score (1-5) of agents who have surveys
+  const satisfaction = workload.agents.filter((a) => a.surveys > 0)
+    .map((a) => [`${a.agent} (${a.surveys}${a.low_scores ? `, ${t('rp.low_scores', { n: a.low_scores })}` : ''})`,
+      a.avg_score]);
   $('rp-main').replaceChildren(
     section('calls', 'rp.calls', legend(series),
       stackedBars(byInt.rows.map((r) => shortLabel(r[0])), series, { testid: 'chart-calls' }),
       table(calls.tables.by_queue, 'table-calls-by-queue'), formulas(calls.formulas)),
     section('queues', 'rp.queues', table(queues.tables.by_queue, 'table-queues'), formulas(queues.formulas)),
     section('workload', 'rp.workload', hBars(occupancy, { testid: 'chart-occupancy' }),
+      el('h3', { text: t('rp.satisfaction') }),
+      satisfaction.length ? hBars(satisfaction, { max: 5, testid: 'chart-satisfaction', cls: 'c-green' })
+        : el('p', { className: 'wb-muted', text: t('rp.no_surveys') }),
       table(workload.tables.by_agent, 'table-workload'), formulas(workload.formulas)),
     section('business', 'rp.business', table(business.tables.by_type_state, 'table-business'),
       repairsByFault(business.tables.repairs_by_fault), formulas(business.formulas)));
