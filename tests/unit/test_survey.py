@@ -416,3 +416,27 @@ async def test_live_services_record_a_low_score_with_the_calls_customer(app, db)
     async with container.sessionmaker() as s:
         cbs = (await s.execute(select(Callback))).scalars().all()
     assert [(c.id, c.customer_id, c.reason) for c in cbs] == [(callback_id, customer.id, "survey")]
+
+
+def test_the_live_model_ends_the_call_at_the_agents_hang_up():
+    from cti.model import LiveModel
+
+    emitted: list = []
+    model = LiveModel(emitted.append, agent_devices={"Local/1001@agents": "alice"})
+    base = {"Linkedid": "L9", "Timestamp": "1700000000.0"}
+    model.handle("Newchannel", {**base, "Uniqueid": "L9", "Channel": "PJSIP/carrier-01", "CallerIDNum": "13800138000",
+                                "Exten": "4000"})
+    assert not model.end_after_agent("L9", 1700000001.0)  # not answered: nothing to end
+    model.handle("QueueCallerJoin", {**base, "Uniqueid": "L9", "Queue": "support", "CallerIDNum": "13800138000"})
+    model.handle("Newchannel", {**base, "Uniqueid": "L9.1", "Channel": "Local/1001@agents-0001;1"})
+    model.handle("AgentConnect", {**base, "Uniqueid": "L9", "Queue": "support", "MemberName": "alice",
+                                  "Interface": "Local/1001@agents/n", "HoldTime": "2"})
+    model.handle("Hangup", {**base, "Uniqueid": "L9.1", "Channel": "Local/1001@agents-0001;1"})
+    assert "L9" in model.calls  # the caller's channel is still there (in the survey)
+    assert model.end_after_agent("L9", 1700000005.0)
+    (ended,) = [e for e in emitted if e.type == "call_ended"]
+    assert (ended.call_id, ended.at, ended.outcome, ended.agent) == ("L9", 1700000005.0, "answered", "alice")
+    assert "L9" not in model.calls and not model.calls_of_devices({"Local/1001@agents"})
+    model.handle("Hangup", {**base, "Uniqueid": "L9", "Channel": "PJSIP/carrier-01"})  # the survey ends
+    assert [e.type for e in emitted].count("call_ended") == 1
+    assert not model.end_after_agent("L9", 1700000009.0)
