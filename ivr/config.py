@@ -749,4 +749,9 @@ def tree_lines(menu: Menu) -> list[str]:
     for name in menu.nodes:
         if name not in shown:
             walk(name, "(unreachable) ", 0)
+    survey = menu.survey
+    if survey is not None:
+        lines.append(f"after the agent hangs up: survey 1-5 ({'on' if survey.enabled else 'off'}; queues "
+                     f"{', '.join(survey.queues) or 'all'}; {survey.retries} retry(ies), {survey.timeout:g}s; "
+                     f"a score <= {survey.low_score} opens a callback)  [{', '.join(survey.prompts)}]")
     return lines

@@ -440,3 +440,11 @@ def test_the_live_model_ends_the_call_at_the_agents_hang_up():
     model.handle("Hangup", {**base, "Uniqueid": "L9", "Channel": "PJSIP/carrier-01"})  # the survey ends
     assert [e.type for e in emitted].count("call_ended") == 1
     assert not model.end_after_agent("L9", 1700000009.0)
+
+
+def test_ivr_show_ends_with_the_survey():
+    from ivr.config import tree_lines
+
+    assert tree_lines(load_menu(DEMO))[-1].startswith("after the agent hangs up: survey 1-5 (on; queues support, "
+                                                      "sales, operator; 1 retry(ies), 5s; a score <= 2 opens")
+    assert not any("survey" in line for line in tree_lines(load_menu(QUICK)))
