@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "support"
 COMMAND_TIMEOUT = 60.0
+RECORD_TRIES = 4  # a survey's write is retried (0.5, 1, 2 s apart) before it is given up and logged
+RECORD_BACKOFF = 0.5
 
 __all__ = ["AGIChannel", "AGICommandError", "CallerHungUp", "FastAGIServer", "MenuSource"]
 
@@ -334,8 +336,20 @@ class FastAGIServer:
         session = Session(call_id=call_id, caller_number=number, caller_name=name, language=language,
                           uniqueid=headers.get("agi_uniqueid"))
         result = await surveys.ask(channel, spec, lambda prompt: self.services.sound(prompt, language))
-        survey_id, callback_id = await self.services.record_survey(session, agent=agent, queue=queue, result=result,
-                                                                   low_score=spec.low_score)
+        survey_id = callback_id = None
+        for attempt in range(RECORD_TRIES):  # a busy or briefly failing database: try again
+            try:
+                survey_id, callback_id = await self.services.record_survey(
+                    session, agent=agent, queue=queue, result=result, low_score=spec.low_score)
+                break
+            except Exception:
+                if attempt + 1 == RECORD_TRIES:
+                    # the whole answer in the log, so it can be entered by hand
+                    log.exception("post-call survey of call %s NOT stored: agent=%s queue=%s score=%s outcome=%s "
+                                  "keys=%r language=%s", call_id, agent, queue, result.score, result.outcome,
+                                  result.dtmf, language)
+                    raise
+                await asyncio.sleep(RECORD_BACKOFF * 2 ** attempt)
         log.info("post-call survey of call %s (agent %s): %s score %s, keys %r; row %s, callback %s", call_id,
                  agent, result.outcome, result.score, result.dtmf, survey_id, callback_id)
         if result.outcome != "hangup":

@@ -448,3 +448,29 @@ def test_ivr_show_ends_with_the_survey():
     assert tree_lines(load_menu(DEMO))[-1].startswith("after the agent hangs up: survey 1-5 (on; queues support, "
                                                       "sales, operator; 1 retry(ies), 5s; a score <= 2 opens")
     assert not any("survey" in line for line in tree_lines(load_menu(QUICK)))
+
+
+async def test_a_failing_write_is_retried_then_logged_whole(monkeypatch, caplog):
+    import ivr.agi
+
+    monkeypatch.setattr(ivr.agi, "RECORD_BACKOFF", 0.001)
+
+    class Flaky(SurveyServices):
+        fails = 2
+
+        async def record_survey(self, session, **kw):
+            if self.fails:
+                self.fails -= 1
+                raise RuntimeError("database is locked")
+            return await super().record_survey(session, **kw)
+
+    _, services, server = await _run_survey(DEMO, "4", services=Flaky())
+    assert [r["result"].score for r in services.recorded] == [4] and server.errors == 0
+
+    class Down(SurveyServices):
+        async def record_survey(self, session, **kw):
+            raise RuntimeError("disk full")
+
+    _, _, server = await _run_survey(DEMO, "1", services=Down())
+    assert server.errors == 1
+    assert "NOT stored: agent=alice queue=support score=1 outcome=scored keys='1'" in caplog.text
