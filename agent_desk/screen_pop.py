@@ -37,6 +37,7 @@ class ScreenPop:
         self.directory = directory
         self.popped: dict[str, set[str]] = {}  # call_id -> usernames that got a pop
         self.bodies: dict[str, asyncio.Future] = {}  # call_id -> the shared, database part
+        self._waiting: dict[str, list] = {}  # call_id -> rings waiting for its provisional record
         self.sent = 0
         self.inline = 0  # pops built and queued within the ring's own bus callback
         self.chained = 0  # pops sent from the callback of a provisional record's commit
@@ -53,9 +54,10 @@ class ScreenPop:
 
     def _body_soon(self, call_id: str, number: str | None, name: str | None) -> asyncio.Future | None:
         """The database part without a task, when the reader answers at once (SQLite):
-        done at once for a caller who needs no provisional record, else settled by a
-        done callback when the provisional record's own transaction commits; no trip
-        through a busy loop either way (issue 15). None: the task path (``_body``)."""
+        done at once for a caller who needs no provisional record, else settled in the
+        callback of the provisional record's commit, which also sends the pops of the
+        rings that waited for it (``_waiting``); no task and no extra trip through a
+        busy loop either way (issue 15). None: the task path (``_body``)."""
         if not getattr(self.reader, "answers_now", False):
             return None
         try:
@@ -69,20 +71,26 @@ class ScreenPop:
             except Exception:
                 return None
             return body
-        pending = self.resolver.pending(call_id)
-        if pending is None:
+        waiting: list = []
+
+        def resolved(resolution, error) -> None:
+            if error is None:
+                try:
+                    body.set_result(self._body_of(call_id, resolution))
+                except Exception as exc:  # the ring sends the bare call and says why
+                    error = exc
+            if error is not None:
+                body.set_exception(error)
+            self._waiting.pop(call_id, None)
+            for fn in waiting:
+                try:
+                    fn(body)
+                except Exception:
+                    log.exception("screen pop for call %s failed", call_id)
+
+        if not self.resolver.when_resolved(call_id, resolved):
             return None
-
-        def resolved(f: asyncio.Future) -> None:
-            if f.cancelled():
-                body.cancel()
-                return
-            try:
-                body.set_result(self._body_of(call_id, f.result()))
-            except Exception as exc:  # the ring sends the bare call and says why
-                body.set_exception(exc)
-
-        pending.add_done_callback(resolved)
+        self._waiting[call_id] = waiting
         # A call that never rings never reads a failed body: mark it read, no "never retrieved" noise.
         body.add_done_callback(lambda f: f.cancelled() or f.exception())
         return body
@@ -119,9 +127,10 @@ class ScreenPop:
                     self.inline += 1
                     self._send(event, username, read_at, self._now(event, body.result()))
                     return
-                if not body.done() and not isinstance(body, asyncio.Task):
-                    # a provisional record being written: the pop goes out from its commit's callback
-                    body.add_done_callback(lambda f: self._pop_when(f, event, username, read_at))
+                waiting = self._waiting.get(event.call_id)
+                if waiting is not None and not body.done():
+                    # a provisional record being written: the pop goes out in its commit's callback
+                    waiting.append(lambda f: self._pop_when(f, event, username, read_at))
                     return
             task = asyncio.create_task(self._pop(event, username, read_at))
             self._tasks.add(task)
@@ -133,6 +142,9 @@ class ScreenPop:
                     agent=self.directory.username_for(event.agent, event.interface) or event.agent))
         elif t == "call_ended":
             self.bodies.pop(event.call_id, None)
+            for_nobody = self._waiting.pop(event.call_id, None)
+            if for_nobody:
+                for_nobody.clear()  # ended before its record was written: no pop after the end
             for username in self.popped.pop(event.call_id, ()):
                 self.c.hub.send(username, notifier.CallEnded(call_id=event.call_id, outcome=event.outcome))
             self.resolver.forget(event.call_id)

@@ -22,13 +22,13 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy import create_engine, event, func, select, update
-from sqlalchemy.exc import OperationalError
 
 from cti import events as ev
 from cti.models import CallRecord
@@ -57,10 +57,23 @@ class _Reconcile:
 
 
 class _Provisional:
-    __slots__ = ("call_id", "number", "name", "done")
+    __slots__ = ("call_id", "number", "name", "done", "then")
 
     def __init__(self, call_id: str, number: str, name: str | None, done: asyncio.Future) -> None:
         self.call_id, self.number, self.name, self.done = call_id, number, name, done
+        self.then: list[Callable] = []
+
+    def settle(self, customer_id: int | None) -> None:
+        """Tell the waiters: ``then`` callbacks at once, in this callback (each hop
+        through a loop busy with a burst of rings cost tens of ms), then the future."""
+        for fn in self.then:
+            try:
+                fn(customer_id)
+            except Exception:
+                log.exception("provisional record for call %s: a waiter failed", self.call_id)
+        self.then.clear()
+        if not self.done.done():
+            self.done.set_result(customer_id)
 
 
 class _SqliteProvisionals:
@@ -89,23 +102,29 @@ class _SqliteProvisionals:
             for pragma in ("busy_timeout=0", "foreign_keys=ON", "synchronous=NORMAL"):
                 dbapi_conn.execute(f"PRAGMA {pragma}")
 
-        @event.listens_for(self.engine, "begin")
-        def _begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="provisional")
 
     def write(self, call_id: str, number: str, name: str | None, country_code: str) -> int:
-        give_up = time.monotonic() + self.PATIENCE_S
-        while True:
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            give_up = time.monotonic() + self.PATIENCE_S
+            while True:
+                try:
+                    raw.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:  # another connection writes: try again shortly
+                    if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > give_up:
+                        raise
+                    time.sleep(self.RETRY_S)
             try:
-                with self.engine.begin() as conn:
-                    return self.make(conn, number_raw=number, caller_name=name, call_id=call_id,
-                                     country_code=country_code)
-            except OperationalError as exc:
-                if "locked" not in str(exc.orig) and "busy" not in str(exc.orig) or time.monotonic() > give_up:
-                    raise
-                time.sleep(self.RETRY_S)
+                cid = self.make(conn, number_raw=number, caller_name=name, call_id=call_id,
+                                country_code=country_code)
+                raw.execute("COMMIT")
+            except BaseException:
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
+            return cid
 
     def close(self) -> None:
         self.thread.shutdown(wait=True)
@@ -158,7 +177,7 @@ class CallStore(JournalledWriter):
         self.normalize = normalize
         self.agent_username = agent_username
         self._urgent: list[_Provisional] = []
-        self._asked: dict[str, asyncio.Future] = {}  # call_id -> its provisional record, being written
+        self._asked: dict[str, _Provisional] = {}  # call_id -> its provisional record, being written
         self._fast: _SqliteProvisionals | None = None
         path = _sqlite_file(sessionmaker)
         make_now = getattr(provisional, "now", None)
@@ -186,7 +205,8 @@ class CallStore(JournalledWriter):
             d["ivr_path"] = tuple(d["ivr_path"])
         return cls(**d)
 
-    def create_provisional(self, call_id: str, number: str, name: str | None) -> asyncio.Future:
+    def create_provisional(self, call_id: str, number: str, name: str | None, *,
+                           then: Callable[[int | None], None] | None = None) -> asyncio.Future:
         """The provisional customer's id for an unknown caller, made by this single
         writer (so no second connection fights for SQLite's lock), once per call and
         once per number.
@@ -197,25 +217,31 @@ class CallStore(JournalledWriter):
         pop waited for every row in it, p99 ~0.5 s). On an SQLite file that
         transaction runs in one trip to the store's thread (``_SqliteProvisionals``);
         otherwise, or if that fails, the call writer runs it ahead of its next batch.
-        Rows of the call written meanwhile get the id by a ``_Link``."""
-        done = self._asked.get(call_id)
-        if done is None:
-            done = self._asked[call_id] = asyncio.get_running_loop().create_future()
-            asked = _Provisional(call_id, number, name, done)
-            if self._fast is not None:
-                self._write_fast(asked)
-            else:
-                # An agent is looking at a ringing phone: this goes ahead of queued events.
-                self._urgent.append(asked)
-                self.enqueue(None)  # wakes the writer
+        Rows of the call written meanwhile get the id by a ``_Link``. ``then(id)`` is
+        called as soon as the record is committed, before the future's callbacks."""
+        asked = self._asked.get(call_id)
+        if asked is not None:
+            if then is not None:
+                asked.then.append(then)
+            return asked.done
+        done = asyncio.get_running_loop().create_future()
+        asked = self._asked[call_id] = _Provisional(call_id, number, name, done)
+        if then is not None:
+            asked.then.append(then)
+        if self._fast is not None:
+            self._write_fast(asked)
+        else:
+            # An agent is looking at a ringing phone: this goes ahead of queued events.
+            self._urgent.append(asked)
+            self.enqueue(None)  # wakes the writer
         return done
 
     def _write_fast(self, asked: _Provisional) -> None:
         loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(self._fast.thread, self._fast.write, asked.call_id, asked.number,
-                                   asked.name, self.country_code)
+        job = self._fast.thread.submit(self._fast.write, asked.call_id, asked.number, asked.name,
+                                       self.country_code)
 
-        def written(job: asyncio.Future) -> None:
+        def written(job) -> None:
             if job.cancelled() or job.exception() is not None:
                 # Not lost: the call writer's own transaction makes it.
                 log.warning("provisional record for call %s: the direct write failed (%s); the call writer "
@@ -226,10 +252,10 @@ class CallStore(JournalledWriter):
                 return
             self._asked.pop(asked.call_id, None)
             self._linked(asked.call_id, job.result())
-            if not asked.done.done():
-                asked.done.set_result(job.result())
+            asked.settle(job.result())
 
-        job.add_done_callback(written)
+        # Straight back onto the loop (one hop; an asyncio future of the job would add one per waiter).
+        job.add_done_callback(lambda job: loop.call_soon_threadsafe(written, job))
 
     async def stop(self, timeout: float = 10.0) -> None:
         await super().stop(timeout)
@@ -310,8 +336,7 @@ class CallStore(JournalledWriter):
         for p, cid in zip(asked, ids):
             self._asked.pop(p.call_id, None)
             self._linked(p.call_id, cid)
-            if not p.done.done():
-                p.done.set_result(cid)
+            p.settle(cid)
 
     def _linked(self, call_id: str, customer_id: int | None) -> None:
         """The call's record is committed: rows written from now point at it, and a

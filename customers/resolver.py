@@ -49,8 +49,9 @@ class Resolution:
 
 
 class CallerResolver:
-    """``create_provisional(call_id, number_raw, caller_name)`` returns an awaitable of the
-    record's id; when it is a future (the call store's), ``resolve_now`` uses it inline."""
+    """``create_provisional(call_id, number_raw, caller_name, then=None)`` asks for the
+    record (the call store's: ``then(id)`` is called when it is committed) and returns
+    an awaitable of its id."""
 
     def __init__(self, reader, create_provisional: Callable[[str, str, str | None], Awaitable[int]], *,
                  country_code: str = "86", keep_s: float = 120.0) -> None:
@@ -59,6 +60,7 @@ class CallerResolver:
         self.country_code = country_code
         self.keep_s = keep_s
         self._tasks: dict[str, asyncio.Task] = {}
+        self._listeners: dict[str, list] = {}  # call_id -> called when its provisional record is written
 
     def resolve(self, call_id: str, number_raw: str | None, caller_name: str | None) -> asyncio.Task:
         task = self._tasks.get(call_id)
@@ -92,30 +94,41 @@ class CallerResolver:
         """The resolution being made for ``call_id`` (a future), if one is."""
         return self._tasks.get(call_id)
 
+    def when_resolved(self, call_id: str, fn: Callable[[Resolution | None, Exception | None], None]) -> bool:
+        """Call ``fn(resolution, error)`` in the very callback that settles a resolution
+        asked for by ``resolve_now`` (not one loop iteration per waiter later); False if
+        there is none such for ``call_id``."""
+        listeners = self._listeners.get(call_id)
+        if listeners is None:
+            return False
+        listeners.append(fn)
+        return True
+
     def _ask_now(self, call_id: str, number_raw: str, caller_name: str | None) -> None:
-        """Ask the writer for the provisional record now; the resolution follows its
-        commit by a done callback (no task: the card is read at once)."""
-        asked = self.create_provisional(call_id, number_raw, caller_name)
-        if not isinstance(asked, asyncio.Future):
-            asked.close()  # a coroutine: the task path (``resolve``) asks again and awaits it
-            return
+        """Ask the writer for the provisional record now; the resolution follows in the
+        callback of its commit (no task: the card is read at once)."""
         done = asyncio.get_running_loop().create_future()
         keys = [normalize(number_raw, country_code=self.country_code).normalized]
+        listeners: list = []
 
-        def written(f: asyncio.Future) -> None:
-            if done.done():
-                return
-            if f.cancelled():
-                done.cancel()
-                return
+        def written(cid: int | None) -> None:
+            resolution, error = None, None
             try:
-                cid = f.result()
-                done.set_result(Resolution(cid, None, run_now(self.reader.card(cid)), keys))
+                resolution = Resolution(cid, None, run_now(self.reader.card(cid)), keys)
             except Exception as exc:  # the pop sends the bare call and says why
-                done.set_exception(exc)
+                error = exc
+            self._listeners.pop(call_id, None)
+            for fn in listeners:
+                fn(resolution, error)
+            if error is None:
+                done.set_result(resolution)
+            else:
+                done.set_exception(error)
 
-        asked.add_done_callback(written)
+        done.add_done_callback(lambda f: f.cancelled() or f.exception())  # read: no "never retrieved"
         self._tasks[call_id] = done
+        self._listeners[call_id] = listeners
+        self.create_provisional(call_id, number_raw, caller_name, then=written)
 
     def forget(self, call_id: str) -> None:
         """Drop the cached answer a while after the call ended."""
