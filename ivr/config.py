@@ -15,6 +15,8 @@ Shape of the file (see ``config/ivr.toml`` for the demo)::
     [queues.NAME]  hours (closed outside them), closed (node to go to then)
     [prompts.NAME] one text per language, e.g. "zh-CN" = "...", en = "..."
     [nodes.NAME]   type = play | menu | hours | queue | lookup | voicemail | transfer | hangup
+    [survey]       the post-call satisfaction survey: enabled, queues, prompt(s), thanks/invalid/
+                   no_input/goodbye prompts, timeout, retries, low_score (see :class:`Survey`)
 
 Checks: unknown node/queue/schedule/prompt/intent targets, unreachable nodes,
 loops with no exit (nodes from which no path ever ends the IVR, or cycles the
