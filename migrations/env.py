@@ -8,7 +8,7 @@ from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from ctidesk.db import Base
-from ctidesk.migrate import include_name
+from ctidesk.migrate import include_name, include_object_for
 from ctidesk.schema import import_all_models
 
 import_all_models()
@@ -34,7 +34,7 @@ def run_migrations_offline() -> None:
 
 def _do_run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      include_name=include_name)
+                      include_name=include_name, include_object=include_object_for(connection.dialect.name))
     with context.begin_transaction():
         context.run_migrations()
 

@@ -11,10 +11,20 @@ from ctidesk.app import create_app
 from ctidesk.db import Base, make_engine
 from ctidesk.settings import Settings
 from tests.conftest import TEST_HASH_COST
+from tests import pgdb
 
 SECRET_KEY = "unit-test-signing-key-" + "0123456789abcdef" * 3
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
+
+
+def database_url(tmp_path: Path, name: str = "t") -> str:
+    """The test's database ``name``: the SQLite file ``tmp_path/<name>.db``, or with
+    ``CTIDESK_TEST_DATABASE=postgresql`` a fresh PostgreSQL database already
+    migrated to head (:mod:`tests.pgdb`). The one switch between the two."""
+    if pgdb.enabled():
+        return pgdb.database_url(tmp_path, name)
+    return f"sqlite+aiosqlite:///{tmp_path}/{name}.db"
 
 
 def settings_for(tmp_path: Path, **overrides) -> Settings:
@@ -24,7 +34,7 @@ def settings_for(tmp_path: Path, **overrides) -> Settings:
     # argon2 at its floor, as everywhere in the tests (tests/conftest.py says why).
     for name, value in TEST_HASH_COST.items():
         overrides.setdefault(name.removeprefix("CTIDESK_").lower(), int(value))
-    return Settings().with_(state_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db",
+    return Settings().with_(state_dir=tmp_path, database_url=database_url(tmp_path),
                             secret_key=SECRET_KEY, **overrides)
 
 
@@ -42,11 +52,13 @@ def import_models() -> None:
 
 
 def cli_environment(tmp_path: Path) -> dict:
-    """The environment of a ``ctidesk`` CLI command on a fresh SQLite file (``cli.db``), tables created."""
+    """The environment of a ``ctidesk`` CLI command on a fresh database (``cli.db``), tables created."""
     import_models()
-    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    url = database_url(tmp_path, "cli")
 
     async def create_tables():
+        if pgdb.enabled():
+            return  # copied from the migrated template
         engine = make_engine(url)
         async with engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
@@ -58,9 +70,11 @@ def cli_environment(tmp_path: Path) -> dict:
 
 
 async def make_app(tmp_path: Path, **overrides) -> FastAPI:
-    """The full app on a fresh SQLite file, tables created (no lifespan run)."""
+    """The full app on a fresh database (:func:`database_url`), tables created (no lifespan run)."""
     import_models()
     app = create_app(settings_for(tmp_path, **overrides), start_bridge=False)
+    if pgdb.enabled():
+        return app  # copied from the migrated template
     async with app.state.container.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     return app

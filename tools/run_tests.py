@@ -2,14 +2,17 @@
 """Run the test tiers in order and say plainly how many tests of each ran.
 
 1. unit     - pure Python, fake AMI, in-process app (fast; runs first)
-2. real     - the sandbox Asterisk 22, real calls (provisioned and started here)
-3. browser  - headless Debian Chromium against the real app
+2. postgres - the unit tests that touch a database, and tests/pg, on a
+              throwaway PostgreSQL cluster started and stopped here
+              (tests/pgcluster.py; selection: tests/pgtier.py)
+3. real     - the sandbox Asterisk 22, real calls (provisioned and started here)
+4. browser  - headless Debian Chromium against the real app
 
-A tier that cannot run (no Asterisk, no Chromium) FAILS the run with the
-reason; a tier that skipped tests or collected none fails too. The last line
-is the plain "N passed, N failed" summary CI reads.
+A tier that cannot run (no Asterisk, no Chromium, no PostgreSQL) FAILS the
+run with the reason; a tier that skipped tests or collected none fails too.
+The last line is the plain "N passed, N failed" summary CI reads.
 
-    tools/run_tests.py [--tier unit|real|browser]... [-- extra pytest args]
+    tools/run_tests.py [--tier unit|postgres|real|browser]... [-- extra pytest args]
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 TIERS = {
     "unit": ["tests/unit"],
+    "postgres": ["-p", "tests.pgtier", "tests/unit", "tests/pg"],
     "real": ["tests/real"],
     "browser": ["tests/browser"],
 }
@@ -56,6 +60,7 @@ def main() -> int:
     tiers = a.tier or list(TIERS)
     results: list[tuple[str, dict, str]] = []
     started_sandbox = False
+    cluster = None
     tmp = Path(tempfile.mkdtemp(prefix="ctidesk-tests-"))
     t_all = time.monotonic()
     try:
@@ -75,13 +80,35 @@ def main() -> int:
                                         f"NOT RUN: sandbox unavailable: {reason[0]}"))
                         continue
                     started_sandbox = True
-            junit = tmp / f"{tier}.xml"
+            env = dict(os.environ)
             t0 = time.monotonic()
+            if tier == "postgres":
+                sys.path.insert(0, str(ROOT))
+                from tests.pgcluster import URL_ENV, Cluster, ClusterError
+
+                try:
+                    print("==> starting a throwaway PostgreSQL cluster for the postgres tier", flush=True)
+                    cluster = Cluster()
+                    cluster.start()
+                    print(f"    {cluster.url}", flush=True)
+                except ClusterError as exc:
+                    print(f"!!! TIER POSTGRES CANNOT RUN: {exc}", flush=True)
+                    results.append((tier, {"tests": 0, "failures": 0, "errors": 1, "skipped": 0},
+                                    f"NOT RUN: {exc}"))
+                    if cluster is not None:
+                        cluster.stop()
+                        cluster = None
+                    continue
+                env[URL_ENV] = cluster.url
+            junit = tmp / f"{tier}.xml"
             print(f"==> tier {tier}: pytest {' '.join(TIERS[tier])}", flush=True)
             rc = subprocess.run([PY, "-m", "pytest", *TIERS[tier], "-q", "-p", "no:cacheprovider",
                                  "-W", "ignore::DeprecationWarning", f"--junitxml={junit}",
                                  "--durations=8",  # where CI time goes, in every run's log
-                                 *a.pytest_args], cwd=ROOT).returncode
+                                 *a.pytest_args], cwd=ROOT, env=env).returncode
+            if cluster is not None:
+                cluster.stop()
+                cluster = None
             c = counts(junit)
             if c["tests"] == 0:
                 note = "NO TESTS RAN"
@@ -91,6 +118,8 @@ def main() -> int:
             note = (note + f" ({time.monotonic() - t0:.0f}s)").strip()
             results.append((tier, c, note))
     finally:
+        if cluster is not None:
+            cluster.stop()
         if started_sandbox:
             down = sandbox("down")
             print(down.stdout.strip())

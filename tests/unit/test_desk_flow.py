@@ -243,6 +243,7 @@ async def test_dialling_a_callback_calls_its_customer(env):
     assert (await clients["alice"].post("/api/v1/agent/dial", {"callback_id": 9999})).status_code == 422
 
 
+@pytest.mark.sqlite_only  # inline needs a reader that answers at once (SQLite's)
 async def test_a_known_callers_pop_goes_out_within_the_ring_itself(env):
     """Issue 15: with the SQLite reader the database part is built when the call comes in
     and the pop is queued to the socket in the ring's own bus callback (no task, no trip

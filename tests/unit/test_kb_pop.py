@@ -110,6 +110,7 @@ def test_the_suggestion_query_uses_the_label_index(tmp_path):
     assert KbArticle.__tablename__ in sql
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file too; PostgreSQL's suggester: tests/pg/test_postgres.py
 async def test_the_orm_suggester_answers_the_same(app, db, customer):
     """The suggester used off SQLite files (PostgreSQL, in-memory) runs the same query."""
     from knowledge.suggest import OrmSuggester, SqliteSuggester

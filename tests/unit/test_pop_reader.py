@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from agent_desk.lookup import OrmPopReader, SqlitePopReader, make_reader
 from cti.models import CallRecord
 from ctidesk import migrate
@@ -12,6 +14,7 @@ from tests.factories import make_customer, settings_for
 from tickets.models import Ticket
 
 
+@pytest.mark.sqlite_only  # PostgreSQL's pop reader: tests/pg/test_postgres.py
 async def test_sqlite_reader_matches_the_orm_reader(tmp_path):
     settings = settings_for(tmp_path)
     await asyncio.to_thread(migrate.upgrade, settings)

@@ -14,12 +14,13 @@ from ctidesk.db import Base, make_engine, make_sessionmaker
 from ctidesk.schema import import_all_models
 from customers.phone import normalize
 from customers.service import get_or_create_provisional
+from tests.factories import database_url
 
 
 @pytest.fixture
 async def sm(tmp_path):
     import_all_models()
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/s.db")
+    engine = make_engine(database_url(tmp_path, "s"))  # SQLite, or PostgreSQL in that tier
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     yield make_sessionmaker(engine)
@@ -126,7 +127,8 @@ async def _customers(sm):
                                  .order_by(Customer.id))).all()
 
 
-@pytest.mark.parametrize("direct", [True, False], ids=["sqlite-thread", "call-writer"])
+@pytest.mark.parametrize("direct", [pytest.param(True, marks=pytest.mark.sqlite_only), False],
+                         ids=["sqlite-thread", "call-writer"])
 async def test_one_provisional_record_per_unknown_number_and_the_rows_point_at_it(sm, direct):
     """Issue 15: the pop asks for the record synchronously and gets a future. On an
     SQLite file it is written in one trip to the store's own thread (else by the call
@@ -136,7 +138,7 @@ async def test_one_provisional_record_per_unknown_number_and_the_rows_point_at_i
     from agent_desk.lookup import OrmPopReader
 
     store = make_store(sm, reader=OrmPopReader(sm, "86"))
-    if not direct:
+    if not direct and store._fast is not None:
         store._fast.close()
         store._fast = None
     assert (store._fast is not None) is direct
@@ -159,6 +161,7 @@ async def test_one_provisional_record_per_unknown_number_and_the_rows_point_at_i
     assert {r.call_id: r.customer_id for r in await rows(sm)} == {"400.1": first, "400.2": first, "400.3": first}
 
 
+@pytest.mark.sqlite_only  # with no reader, only SQLite's direct write finds the number's record
 async def test_a_provisional_record_whose_call_was_journalled_but_not_written_is_made_on_replay(sm, tmp_path):
     """A crash after the call was journalled and before any record was made: the replay
     makes the record (once), and a later call from the number finds it."""
@@ -176,6 +179,7 @@ async def test_a_provisional_record_whose_call_was_journalled_but_not_written_is
     assert len(await _customers(sm)) == 1
 
 
+@pytest.mark.sqlite_only  # the direct write is SQLite's
 async def test_a_failing_direct_write_falls_back_to_the_call_writer(sm, caplog):
     """Nothing is lost when the thread's write fails (here: its function raises): the
     call writer makes the record, once, and the call row points at it."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 
 import pytest
+from sqlalchemy import text
 
 from tests.fakeami import event
 from tests.live import app_on_fake_ami, desks, push
@@ -17,6 +17,12 @@ CALL = "1700000100.1"
 CALLER = dict(Channel="PJSIP/carrier-00000001", Uniqueid=CALL, Linkedid=CALL, CallerIDNum="13800138000",
               CallerIDName="Zhang San", Exten="4000", Context="ctidesk-inbound")
 ALICE_1 = "Local/1001@agents-00000002;1"
+
+
+async def _sql(c, statement: str) -> list[tuple]:
+    """Rows of ``statement`` on the app's own database (SQLite, or PostgreSQL in that tier)."""
+    async with c.sessionmaker() as db:
+        return [tuple(row) for row in (await db.execute(text(statement))).all()]
 
 
 def answered_call() -> list[bytes]:
@@ -153,10 +159,8 @@ async def test_blind_transfer_to_an_expert_pops_the_handoff_and_names_both_agent
     assert (await alice.get(f"/api/v1/calls/{CALL}")).status_code == 200
     assert (await erin.get(f"/api/v1/calls/{CALL}")).status_code == 200
     assert [i["id"] for i in (await alice.get("/api/v1/calls")).json()["items"]] == [CALL]
-    db_path = str(c.settings.effective_database_url).split("///", 1)[1]
-    with sqlite3.connect(db_path) as db:
-        assert db.execute("SELECT actor, target FROM audit_log WHERE action = 'agent.transfer'").fetchall() == [
-            ("alice", "erin")]
+    assert await _sql(c, "SELECT actor, target FROM audit_log WHERE action = 'agent.transfer'") == [
+        ("alice", "erin")]
 
 
 async def test_attended_transfer_to_a_queue_uses_atxfer(env):
@@ -410,11 +414,8 @@ async def test_threeway_brings_the_caller_in_and_the_expert_keeps_the_call_when_
     assert got and got["agent"] == "erin"
     assert [(t["mode"], t["from_agent"], t["to_agent"], t["status"]) for t in got["transfers"]] == [
         ("threeway", "alice", "erin", "completed")]
-    db_path = str(c.settings.effective_database_url).split("///", 1)[1]
-    with sqlite3.connect(db_path) as db:
-        assert db.execute("SELECT actor, target, detail FROM audit_log WHERE action = 'agent.transfer_consult'"
-                          ).fetchall() == [("alice", CALL, json.dumps({"action": "threeway",
-                                                                       "handoff_id": handoff_id}))]
+    assert await _sql(c, "SELECT actor, target, detail FROM audit_log WHERE action = 'agent.transfer_consult'"
+                      ) == [("alice", CALL, json.dumps({"action": "threeway", "handoff_id": handoff_id}))]
 
 
 async def test_the_expert_leaving_a_threeway_leaves_the_agent_with_the_caller():
@@ -447,9 +448,7 @@ async def test_cancel_goes_back_to_the_caller_and_drops_the_handoff(env):
     assert r.status_code == 202 and r.json()["status"] == "cancelled", r.text
     assert _dtmf(fake) == [(ALICE_1, "*", "yes"), (ALICE_1, "1", "yes")]
     assert c.transfers.handoff_for(CALL, "erin") is None
-    db_path = str(c.settings.effective_database_url).split("///", 1)[1]
-    with sqlite3.connect(db_path) as db:
-        assert db.execute("SELECT id, status FROM call_handoffs").fetchall() == [(handoff_id, "cancelled")]
+    assert await _sql(c, "SELECT id, status FROM call_handoffs") == [(handoff_id, "cancelled")]
     # alice can try again
     r = await clients["alice"].post("/api/v1/agent/transfer", transfer(mode="attended"))
     assert r.status_code == 202, r.text
