@@ -29,7 +29,7 @@ Terms shorter than 3 characters cannot be trigram-matched: they are
 ``LIKE '%term%'`` filters (``%``/``_``/``\\`` escaped) on the FTS hits, and a
 query with no term of 3 characters falls back to a ``LIKE`` scan of title and
 body, newest first (``mode: "like"``), which is also what other databases
-get. Empty, over-long, too many terms or control characters: 422 naming
+get (PostgreSQL: :mod:`knowledge.pgsearch`, pg_trgm indexes). Empty, over-long, too many terms or control characters: 422 naming
 ``query.q``. An FTS error that still got through is a 422, never a 500.
 """
 from __future__ import annotations
@@ -384,11 +384,18 @@ async def search(*, db: AsyncSession, q: str | None, role: str, product: str | N
         raise Invalid(f"limit must be 1..{MAX_LIMIT}", field="query.limit")
     if product is not None and (not product.strip() or len(product) > 80 or _CONTROL.search(product)):
         raise Invalid("product must be a model name of 1..80 characters", field="query.product")
-    fts = db.get_bind().dialect.name == "sqlite"
+    dialect = db.get_bind().dialect.name
+    fts = dialect == "sqlite"
     try:
         frequent = fts and await _frequent(db, terms, product)
-        sql, params, mode = search_sql(terms, product=product, limit=limit,
-                                       published_only=not is_editor(role), fts=fts, frequent=frequent)
+        if dialect == "postgresql":  # pg_trgm indexes instead of FTS5
+            from knowledge import pgsearch
+
+            sql, params, mode = pgsearch.search_sql(terms, product=product, limit=limit,
+                                                    published_only=not is_editor(role))
+        else:
+            sql, params, mode = search_sql(terms, product=product, limit=limit,
+                                           published_only=not is_editor(role), fts=fts, frequent=frequent)
         rows = (await db.execute(text(sql), params)).mappings().all()
     except OperationalError as exc:  # quoting makes this unreachable; never a 500 if it is not
         raise Invalid(f"the search text cannot be searched for: {exc.orig}", field="query.q") from None

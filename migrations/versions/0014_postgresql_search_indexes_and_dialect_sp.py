@@ -33,8 +33,10 @@ TRIGRAM_INDEXES = (
     ("ix_customers_name_trgm", "customers", "lower(name)", None),  # customers.service: name.icontains()
     ("ix_recordings_description_trgm", "recordings", "description", DESCRIBED),
     ("ix_recordings_tags_trgm", "recordings", "tags", DESCRIBED),
+    # knowledge.pgsearch
     ("ix_kb_articles_title_trgm", "kb_articles", "title", None),
     ("ix_kb_articles_body_trgm", "kb_articles", "body", None),
+    ("ix_kb_articles_products_trgm", "kb_articles", "products", None),  # a model name is searchable text
 )
 
 
