@@ -359,6 +359,8 @@ export const DICT = {
     'kbe.conflict': 'Someone else saved this article while you were editing it.',
     'kbe.load_theirs': 'Load their version (drop my changes)', 'kbe.overwrite': 'Save my text over theirs',
     'kbe.version_line': 'v{version} · {state} · {editor} · {when}',
+    'kbs.title': 'Answer scripts by ticket type', 'kbs.opening': 'Opening', 'kbs.questions': 'Questions to ask (one a line)',
+    'kbs.closing': 'Closing', 'kbs.new': 'not written yet',
     // Administration (admin.html, issue 14)
     'ad.title': 'Administration', 'ad.nav.sites': 'Sites & technicians', 'ad.nav.sla': 'SLA levels',
     'ad.nav.pause': 'Pause reasons', 'ad.nav.calendar': 'Calendar & holidays', 'ad.nav.ivr': 'IVR menu',
@@ -744,6 +746,8 @@ export const DICT = {
     'kbe.conflict': '您编辑期间，其他人保存了这篇文章。',
     'kbe.load_theirs': '加载对方的版本（放弃我的修改）', 'kbe.overwrite': '用我的内容覆盖对方的',
     'kbe.version_line': '第 {version} 版 · {state} · {editor} · {when}',
+    'kbs.title': '按工单类型的话术', 'kbs.opening': '开场白', 'kbs.questions': '询问的问题（每行一个）',
+    'kbs.closing': '结束语', 'kbs.new': '尚未编写',
     // 系统管理（admin.html，issue 14）
     'ad.title': '系统管理', 'ad.nav.sites': '服务网点与工程师', 'ad.nav.sla': '服务等级（SLA）',
     'ad.nav.pause': '小休原因', 'ad.nav.calendar': '工作日历与节假日', 'ad.nav.ivr': 'IVR 语音导航',

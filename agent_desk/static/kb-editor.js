@@ -18,6 +18,8 @@ import { modelsListId } from '/static/catalog-desk.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const EDITORS = ['admin', 'expert'];
+const TICKET_TYPES = ['repair', 'install', 'complaint', 'consultation', 'suggestion', 'callback'];
+const SCRIPT_LANGS = ['zh-CN', 'en'];
 const LISTS = ['products', 'fault_codes', 'tags'];
 
 const state = {
@@ -31,6 +33,9 @@ const state = {
   preview: null, // HTML from the server, or null
   versions: null, // [] once asked for
   shown: null, // the version whose text is shown
+  // answer scripts (话术): one per ticket type and language, edited below the article
+  scripts: new Map(), // "type|lang" -> script as stored
+  script: { type: 'repair', lang: 'zh-CN', opening: '', questions: '', closing: '', errors: {}, status: '', busy: false },
 };
 
 function notice(text) {
@@ -169,6 +174,90 @@ async function overwrite() {
   }
 }
 
+// ---- answer scripts -----------------------------------------------------------------
+
+async function loadScripts() {
+  const body = await apiRequest('/api/v1/kb/scripts', { method: 'GET' });
+  state.scripts = new Map((isObj(body) && Array.isArray(body.items) ? body.items.filter(isObj) : [])
+    .map((s) => [`${s.ticket_type}|${s.lang}`, s]));
+}
+
+function pickScript(type, lang) {
+  const found = state.scripts.get(`${type}|${lang}`);
+  Object.assign(state.script, { type, lang, opening: found ? str(found.opening) : '',
+    questions: found && Array.isArray(found.questions) ? found.questions.join('\n') : '',
+    closing: found ? str(found.closing) : '', errors: {}, status: '' });
+}
+
+async function saveScript() {
+  const sc = state.script;
+  if (sc.busy) return;
+  sc.busy = true;
+  sc.errors = {};
+  sc.status = '';
+  render();
+  const found = state.scripts.get(`${sc.type}|${sc.lang}`);
+  const body = { opening: sc.opening, closing: sc.closing,
+    questions: sc.questions.split('\n').map((q) => q.trim()).filter(Boolean) };
+  if (found) body.version = found.version;
+  try {
+    const saved = await apiRequest(`/api/v1/kb/scripts/${encodeURIComponent(sc.type)}/${encodeURIComponent(sc.lang)}`,
+      { method: 'PUT', body, lang: getLang() });
+    state.scripts.set(`${sc.type}|${sc.lang}`, saved);
+    sc.status = t('kbe.saved', { version: saved.version });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 422 && Array.isArray(e.detail)) {
+      for (const item of e.detail.filter(isObj)) {
+        const loc = Array.isArray(item.loc) ? item.loc : [];
+        const f = str(loc[loc.length - 1]).replace(/\[\d+\]$/, '') || '_';
+        if (!sc.errors[f]) sc.errors[f] = str(item.msg);
+      }
+    } else {
+      sc.errors._ = failure(e);
+    }
+  } finally {
+    sc.busy = false;
+    render();
+  }
+}
+
+function buildScripts() {
+  const sc = state.script;
+  const pick = (testid, options, value, onChange) => {
+    const node = el('select', { testid }, ...options.map(([v, l]) => el('option', { attrs: { value: v }, text: l })));
+    node.value = value;
+    node.addEventListener('change', () => { onChange(node.value); render(); });
+    return node;
+  };
+  const text = (name, rows) => {
+    const node = el('textarea', { testid: `kbs-${name}`, attrs: { rows, maxlength: 4000 } });
+    node.value = sc[name];
+    node.disabled = sc.busy;
+    node.addEventListener('input', () => { sc[name] = node.value; });
+    const box = el('label', {}, el('span', { text: t(`kbs.${name}`) }), node);
+    if (sc.errors[name]) {
+      box.appendChild(el('span', { className: 'kbe-error', testid: 'kbs-error', attrs: { 'data-field': name, role: 'alert' },
+        text: sc.errors[name] }));
+    }
+    return box;
+  };
+  const found = state.scripts.get(`${sc.type}|${sc.lang}`);
+  const save = el('button', { className: 'ad-primary', testid: 'kbs-save', text: t('kbe.save'), attrs: { type: 'button' } });
+  save.disabled = sc.busy;
+  save.addEventListener('click', saveScript);
+  const section = el('section', { className: 'ad-section kbe-scripts', testid: 'kbe-scripts' },
+    el('h2', { text: t('kbs.title') }),
+    el('div', { className: 'ad-actions' },
+      pick('kbs-type', TICKET_TYPES.map((v) => [v, tv('ticket.type', v)]), sc.type, (v) => pickScript(v, sc.lang)),
+      pick('kbs-lang', SCRIPT_LANGS.map((v) => [v, v]), sc.lang, (v) => pickScript(sc.type, v)),
+      el('span', { className: 'kbe-chip', text: found ? t('kbe.version', { version: found.version }) : t('kbs.new') })),
+    el('div', { className: 'kbe-form' }, text('opening', 2), text('questions', 4), text('closing', 2)));
+  if (sc.errors._) section.appendChild(el('p', { className: 'kbe-error', testid: 'kbs-error', text: sc.errors._ }));
+  section.append(el('div', { className: 'ad-actions' }, save,
+    el('span', { className: 'ad-status', testid: 'kbs-status', attrs: { role: 'status' }, text: sc.status })));
+  return section;
+}
+
 // ---- building the page ------------------------------------------------------------
 
 function buildList() {
@@ -278,7 +367,7 @@ function buildVersions() {
 function render() {
   const main = $('kbe-main');
   if (main.dataset.forbidden) return;
-  main.replaceChildren(buildList(), buildEditor());
+  main.replaceChildren(buildList(), el('div', {}, buildEditor(), buildScripts()));
 }
 
 async function init() {
@@ -293,7 +382,8 @@ async function init() {
       notice(t('kbe.forbidden'));
       return;
     }
-    await loadList();
+    await Promise.all([loadList(), loadScripts()]);
+    pickScript(state.script.type, getLang());
   } catch (e) {
     notice(failure(e));
     return;

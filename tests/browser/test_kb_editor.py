@@ -2,7 +2,7 @@
 (issue 14): an expert writes an article, previews the server's rendering
 (in a sandboxed frame: no script runs), publishes it; a save made meanwhile
 by someone else shows as a conflict, not a silent overwrite; the history
-lists every version; an agent's desk search, typed in Chinese, finds the new
+lists every version; an answer script is written on the same page; an agent's desk search, typed in Chinese, finds the new
 text; an agent gets the editors-only notice on the editor."""
 from __future__ import annotations
 
@@ -56,6 +56,19 @@ def test_expert_writes_publishes_and_the_agent_finds_it(page, new_page, sync_ser
     expect(page.get_by_test_id("kbe-version")).to_have_text("version 4")
     page.get_by_test_id("kbe-history-btn").click()
     expect(page.get_by_test_id("kbe-version-row")).to_have_count(4)  # created, published, theirs, mine
+
+    # an answer script for a ticket type, written on the same page; an empty one names its field
+    page.get_by_test_id("kbs-type").select_option("install")
+    page.get_by_test_id("kbs-lang").select_option("en")
+    page.get_by_test_id("kbs-save").click()
+    expect(page.locator('[data-testid="kbs-error"][data-field="opening"]')).to_be_visible()
+    page.get_by_test_id("kbs-opening").fill("Installation desk, which product did you buy?")
+    page.get_by_test_id("kbs-questions").fill("Which model?\nWhich day suits you?")
+    page.get_by_test_id("kbs-save").click()
+    expect(page.get_by_test_id("kbs-status")).to_have_text("Saved as version 1.")
+    with api(server, "alice") as http:
+        [script] = http.get("/api/v1/kb/scripts", params={"ticket_type": "install", "lang": "en"}).json()["items"]
+    assert script["questions"] == ["Which model?", "Which day suits you?"] and script["editor"] == "erin"
     assert page.dialogs == []
 
     # the agent's desk search, typed in Chinese, finds the new text of the published article
