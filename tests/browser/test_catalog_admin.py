@@ -3,7 +3,7 @@
 /admin/catalog, a bad save names its field and stores nothing; an agent's
 pop shows the answer script of the ticket type picked and, for a repair, the
 new class and phenomenon with the cause's remedy; the ticket created from the
-real pop carries their codes. An agent gets the "administrator only" notice
+real pop carries their codes and the reports page counts it under them. An agent gets the "administrator only" notice
 on the admin page."""
 from __future__ import annotations
 
@@ -121,6 +121,14 @@ def test_admin_builds_a_fault_and_the_desk_files_a_repair_with_it(page, new_page
                        ("root", "catalog.fault_class.create", "fault_class:WM-DRUM"),
                        ("root", "catalog.fault_phenomenon.create", "fault_phenomenon:WM-NOSPIN"),
                        ("root", "catalog.fault_cause.create", "fault_cause:WM-BELT")]
+
+    # --- the reports page counts the repair under its fault, labels in the page's language ---
+    seen = len(page.console_errors)  # the refused save above logged its 422
+    page.goto(server.base_url + "/reports")
+    row = page.get_by_test_id("table-repairs-by-fault").locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td")).to_have_text(["Drum (WM-DRUM)", "Drum does not turn (WM-NOSPIN)", "1"])
+    assert page.page_errors == [] and page.console_errors[seen:] == []
 
     # --- an agent on the admin page: the administration pages' notice, no editor ---
     desk.goto(server.base_url + "/admin/catalog")
