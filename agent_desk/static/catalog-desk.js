@@ -21,7 +21,9 @@ const cache = {
   faultsLoading: null,
   scripts: new Map(), // "type|lang" -> script | null (none) | Promise
   scriptErrors: new Map(),
+  categoryOf: new Map(), // model code -> category code (from the products list)
 };
+let shownFaults = null; // {box, work} of the pop's fault pickers, to follow the product field
 
 const zh = () => getLang().startsWith('zh');
 export const label = (row) => (isObj(row) ? str(zh() ? row.name_zh : row.name_en) || str(row.code) : '');
@@ -76,6 +78,7 @@ export function modelsListId() {
     apiRequest('/api/v1/catalog/products?active=true', { method: 'GET' }).then((body) => {
       const models = isObj(body) && Array.isArray(body.models) ? body.models.filter(isObj) : [];
       list.replaceChildren(...models.map((m) => el('option', { attrs: { value: str(m.code), label: label(m) } })));
+      for (const m of models) cache.categoryOf.set(str(m.code).toUpperCase(), str(m.category_code));
     }).catch(() => { modelsAsked = false; });
   }
   return MODELS_LIST_ID;
@@ -141,7 +144,11 @@ function buildFaults(box, work) {
     if (again) again.then(() => { if (box.isConnected) buildFaults(box, work); });
     return;
   }
-  const classes = cache.faults;
+  // A product the catalogue knows narrows the classes to its category's and every product's.
+  const category = cache.categoryOf.get(str(work.form.product_model).toUpperCase()) || '';
+  const classes = cache.faults.filter((c) => !category || !str(c.category_code) || str(c.category_code) === category
+    || str(c.code) === work.form.fault_class_code);
+  shownFaults = { box, work };
   const chosen = classes.find((c) => str(c.code) === work.form.fault_class_code) || null;
   const phenomena = chosen && Array.isArray(chosen.phenomena) ? chosen.phenomena.filter(isObj) : [];
   const classSelect = selectWith('ticket-fault-class', classes, work.form.fault_class_code);
@@ -172,6 +179,12 @@ function buildFaults(box, work) {
         el('span', { text: ` — ${str(zh() ? c.remedy_zh : c.remedy_en) || str(c.remedy_en) || str(c.remedy_zh)}` }))))));
   }
 }
+
+document.addEventListener('change', (ev) => {
+  const target = ev.target;
+  if (!shownFaults || !shownFaults.box.isConnected || !target || target.getAttribute('data-testid') !== 'ticket-product') return;
+  buildFaults(shownFaults.box, shownFaults.work);
+});
 
 /**
  * What the catalogue adds to the pop's ticket form for ``work.form.type``: the
