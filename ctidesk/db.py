@@ -1,14 +1,16 @@
 """Database plumbing: one declarative Base, one async engine per process.
 
-SQLite (aiosqlite) is the embedded default; PostgreSQL works through the same
-URL setting. SQLite gets WAL mode and a busy timeout so the HTTP handlers and
+SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) works through
+the same URL setting and is tested by the runner's ``postgres`` tier. SQLite gets WAL mode and a busy timeout so the HTTP handlers and
 the call writer can share the file without "database is locked" errors.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import Boolean, DateTime, MetaData, event
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -70,3 +72,28 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def equal_to(model, **values) -> list:
     """``model.<name> == value`` for each of ``values`` that is given (not None): a list query's filters."""
     return [getattr(model, name) == value for name, value in values.items() if value is not None]
+
+
+class like_any_case(FunctionElement):
+    """``column LIKE pattern``, ASCII letters in any case, on every backend: SQLite's
+    LIKE already ignores case (and can test it on an index's entries); PostgreSQL's
+    does not, so there it is ``ILIKE`` (which its pg_trgm indexes serve)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "like_any_case"
+
+    def self_group(self, against=None):
+        return self  # a comparison already: no "= 1" around it where booleans are integers
+
+
+@compiles(like_any_case)
+def _like(element, compiler, **kw):
+    column, pattern = element.clauses
+    return f"{compiler.process(column, **kw)} LIKE {compiler.process(pattern, **kw)}"
+
+
+@compiles(like_any_case, "postgresql")
+def _ilike(element, compiler, **kw):
+    column, pattern = element.clauses
+    return f"{compiler.process(column, **kw)} ILIKE {compiler.process(pattern, **kw)}"

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import User
 from accounts.security import role_allowed
 from cti.model import device_of
+from ctidesk.db import like_any_case
 from ctidesk.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unauthenticated, Unavailable
 from customers.phone import search_keys
 from recordings.models import DESCRIBED_SQL, KINDS, STATUSES, Recording, RecordingTicket
@@ -119,7 +120,7 @@ def search_query(*, agent=None, start=None, end=None, number=None, caller=None, 
         conds.append(_number_condition(called, ("called",), country_code))
     if q:
         like = f"%{q.replace(chr(92), '').replace('%', '').replace('_', '')}%"
-        conds.append(or_(Recording.description.like(like), Recording.tags.like(like)))
+        conds.append(or_(like_any_case(Recording.description, like), like_any_case(Recording.tags, like)))
         conds.append(text(f"({DESCRIBED_SQL})"))  # lets SQLite use the partial index of described rows
     if kind:
         conds.append(Recording.kind == kind)

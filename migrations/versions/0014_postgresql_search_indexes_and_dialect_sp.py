@@ -30,7 +30,7 @@ DESCRIBED = "description != '' OR tags != ''"  # recordings.models.DESCRIBED_SQL
 
 # (index, table, indexed expression, partial WHERE or None)
 TRIGRAM_INDEXES = (
-    ("ix_customers_name_trgm", "customers", "lower(name)", None),  # customers.service: name.icontains()
+    ("ix_customers_name_trgm", "customers", "name", None),  # customers.service: name.icontains() is ILIKE here
     ("ix_recordings_description_trgm", "recordings", "description", DESCRIBED),
     ("ix_recordings_tags_trgm", "recordings", "tags", DESCRIBED),
     # knowledge.pgsearch
