@@ -83,6 +83,9 @@ class Ticket(Base):
         Index("ix_tickets_site_state", "site_id", "state"),
         Index("ix_tickets_type_state", "type", "state"),
         Index("ix_tickets_created", "created_at"),
+        # Repairs by fault class and phenomenon over a period (supervisor.reports.repairs_by_fault):
+        # a range of one type's tickets, answered from the index alone.
+        Index("ix_tickets_type_created_fault", "type", "created_at", "fault_class_code", "fault_phenomenon_code"),
         # "What is due": open tickets in due order, without the closed majority.
         Index("ix_tickets_open_due", "due_resolve_at", "id", sqlite_where=text(OPEN_STATES_SQL),
               postgresql_where=text(OPEN_STATES_SQL)),

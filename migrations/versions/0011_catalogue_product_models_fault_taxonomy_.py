@@ -65,10 +65,13 @@ def upgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('fault_class_code', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('fault_phenomenon_code', sa.String(length=40), nullable=True))
+        batch_op.create_index('ix_tickets_type_created_fault',
+                              ['type', 'created_at', 'fault_class_code', 'fault_phenomenon_code'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_index('ix_tickets_type_created_fault')
         batch_op.drop_column('fault_phenomenon_code')
         batch_op.drop_column('fault_class_code')
     op.drop_table('kb_scripts')
