@@ -1,9 +1,10 @@
 """IVR API: the menu in force and the self-service product catalogue. Thin.
 
-``GET /api/v1/ivr/menu`` (supervisor, admin): the menu file checked now (every
-problem with its key, the tree) and what the running FastAGI server serves
-(reloads, the last rejected edit). Editing the menu stays a file edit, checked
-by ``ctidesk ivr check``: a menu is configuration a center versions, not a row.
+``GET /api/v1/ivr/menu`` (supervisor, admin): the menu in force and what the
+running FastAGI server serves (reloads, the last rejected edit). The menu is
+the file, checked now (every problem with its key), until an administrator
+saves one in the browser (``basedata``, versioned, checked by the same rules as
+``ctidesk ivr check``); from then on it is that saved version (``origin``).
 
 ``/api/v1/ivr/products``: any desk user may read the catalogue (agents quote
 it too); supervisors and admins add, change and remove products. Writes are
@@ -54,11 +55,15 @@ async def menu(container=Depends(get_container), user: User = Depends(require_ro
     from ivr.config import check_menu, tree_lines
 
     settings = container.settings
-    checked, problems = check_menu(settings.ivr_config, recorded_dir=settings.ivr_prompts_dir,
-                                   calendar=settings.calendar_config)
     source = container.ivr_menus
+    if source is not None and source.installed is not None:  # saved in the browser: the file is not read
+        checked, problems = source.menu, []
+    else:
+        checked, problems = check_menu(settings.ivr_config, recorded_dir=settings.ivr_prompts_dir,
+                                       calendar=settings.calendar_config)
     return {
         "file": str(settings.ivr_config),
+        "origin": source.installed if source is not None and source.installed is not None else "file",
         "valid": checked is not None,
         "problems": [{"key": p.key, "severity": p.severity, "message": p.message} for p in problems],
         "tree": tree_lines(checked) if checked is not None else [],

@@ -167,6 +167,10 @@ async def test_the_ivr_engine_takes_a_new_choice_on_the_next_call_and_keeps_the_
         await FakeAsterisk(server.port, keys("2"), n=4).run()
         await until(lambda: len(server.events) == 4)
         assert server.events[3].queue == "operator"
+        # The menu view shows the saved menu in force, not the edited file.
+        view = (await client.get("/api/v1/ivr/menu", headers=h["boss"])).json()
+        assert view["origin"] == "database v1" and view["valid"] and view["problems"] == []
+        assert any("operator" in line for line in view["tree"])
 
 
 # --- bad input, conflicts, audit, restore, roles ---------------------------------------------
