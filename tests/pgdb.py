@@ -11,9 +11,10 @@ the migrations to head through asyncpg (so the tier also tests every
 migration on PostgreSQL, whatever tables exist by then), then each test gets
 ``CREATE DATABASE t_<pid>_<n> TEMPLATE ctidesk_template`` (a file copy, a
 few tens of milliseconds on the tier's in-memory cluster) and
-:func:`drop_created` drops them after it.
-The maintenance work runs on its own thread and event loop: ``settings_for``
-is synchronous and is called from inside the tests' running loops.
+:func:`drop_created` drops them after it. The maintenance work runs on its
+own thread and event loop (``settings_for`` is synchronous and is called from
+inside the tests' running loops), which also copies the next test's database
+while a test runs and drops without making the next test wait.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import asyncio
 import itertools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -36,6 +37,8 @@ _lock = threading.Lock()
 _seq = itertools.count(1)
 _template_ready = False
 _by_key: dict[tuple[str, str], str] = {}  # (tmp_path, name) -> database name, for this test
+_spare: Future | None = None  # the next test's database, being copied
+_dropping: list[Future] = []
 
 
 class NoServer(RuntimeError):
@@ -104,23 +107,54 @@ def ensure_template() -> None:
             _template_ready = True
 
 
+def _create() -> str:
+    database = f"t_{os.getpid()}_{next(_seq)}"
+    asyncio.run(_admin(f"CREATE DATABASE {database} TEMPLATE {TEMPLATE}"))
+    return database
+
+
 def database_url(tmp_path: Path, name: str = "t") -> str:
     """The URL of this test's database ``name`` (what ``tmp_path/<name>.db`` is on SQLite):
-    created from the template on first use, the same one after."""
+    created from the template on first use, the same one after. The next one is
+    copied on the admin thread while this test runs."""
+    global _spare
     key = (str(tmp_path), name)
     if key not in _by_key:
         ensure_template()
-        database = f"t_{os.getpid()}_{next(_seq)}"
-        _on_admin_thread(asyncio.run, _admin(f"CREATE DATABASE {database} TEMPLATE {TEMPLATE}"))
+        spare, _spare = _spare, None
+        database = (spare or _pool.submit(_create)).result()
+        _spare = _pool.submit(_create)
         _by_key[key] = database
     return url_of(_by_key[key])
 
 
 def drop_created(tmp_path: Path | None = None) -> None:
     """Drop the databases made for ``tmp_path`` (a test's own), or all made so far
-    (a module's end: its module-scoped fixtures' databases). Open connections are
-    cut: a test that did not dispose of its engine must not keep its database alive."""
+    (a module's end: its module-scoped fixtures' databases), on the admin thread
+    without waiting. Open connections are cut: a test that did not dispose of its
+    engine must not keep its database alive."""
     keys = [k for k in _by_key if tmp_path is None or k[0] == str(tmp_path)]
     names = [_by_key.pop(k) for k in keys]
     if names:
-        _on_admin_thread(asyncio.run, _admin(*(f"DROP DATABASE IF EXISTS {n} WITH (FORCE)" for n in names)))
+        _dropping.append(_pool.submit(asyncio.run, _admin(*(f"DROP DATABASE IF EXISTS {n} WITH (FORCE)"
+                                                             for n in names))))
+
+
+def finish() -> list[str]:
+    """At the end of the run: drop the spare, wait for the drops; what failed."""
+    global _spare
+    drop_created()
+    if _spare is not None:
+        try:
+            _dropping.append(_pool.submit(asyncio.run, _admin(f"DROP DATABASE IF EXISTS {_spare.result()}")))
+        except Exception:  # the spare's copy failed: nothing to drop
+            _dropping.append(_spare)
+        _spare = None
+    problems = []
+    for job in _dropping:
+        try:
+            job.result()
+        except Exception as exc:
+            problems.append(f"{type(exc).__name__}: {exc}")
+    _dropping.clear()
+    return problems

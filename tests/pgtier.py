@@ -43,6 +43,12 @@ def pytest_sessionstart(session):
         pytest.exit(f"TIER POSTGRES CANNOT RUN: {exc}", returncode=3)
 
 
+def pytest_sessionfinish(session):
+    problems = pgdb.finish()
+    if problems:  # the run's databases are throwaway: say so, the tests' results stand
+        print(f"\npostgres tier: {len(problems)} database drop(s) failed, first: {problems[0]}")
+
+
 def _builds_a_database(item) -> bool:
     path = str(item.path)
     if path not in _module_builds:
