@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 SUPERUSER = "ctidesk"
+SHM_NEEDED = 1 << 30  # the cluster, its template and a few test databases, with room to spare
 URL_ENV = "CTIDESK_TEST_POSTGRES_URL"  # the tier's server (a database of it), for tests/pgdb.py
 
 
@@ -67,10 +68,12 @@ class Cluster:
     def __init__(self) -> None:
         self.bin = bindir()
         self.user = _run_as()
-        # In memory when the machine has /dev/shm: every test copies a database, and on
-        # a busy disk that copy took a second instead of a few hundredths.
+        # In memory when the machine has room in /dev/shm (a container's may be 64 MB):
+        # every test copies a database, and on a busy disk that copy took a second
+        # instead of a few hundredths.
         shm = Path("/dev/shm")
-        where = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+        roomy = shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > SHM_NEEDED
+        where = shm if roomy else None
         self.dir = Path(tempfile.mkdtemp(prefix="ctidesk-pg-", dir=where))
         self.data = self.dir / "data"
         self.log = self.dir / "server.log"
