@@ -268,10 +268,12 @@ async def test_bad_search_input_is_422_naming_the_field(client, h, params, field
 
 
 def test_fts_strings_are_quoted():
-    assert service.fts_string('a"b') == '"a""b"'
-    sql, params, mode = service.search_sql(['NEAR("x"', "ab"], product=None, limit=5, published_only=True)
+    from knowledge import searchsql
+
+    assert searchsql.fts_string('a"b') == '"a""b"'
+    sql, params, mode = searchsql.search_sql(['NEAR("x"', "ab"], product=None, limit=5, published_only=True)
     assert mode == "fts" and params["match"] == '"NEAR(""x"""' and params["s0"] == "%ab%"
-    assert service.like_pattern("50%_\\") == "%50\\%\\_\\\\%"
+    assert searchsql.like_pattern("50%_\\") == "%50\\%\\_\\\\%"
 
 
 # --- labels, tickets, audit ------------------------------------------------------------------------
@@ -329,7 +331,10 @@ async def test_every_write_is_audited(client, h, app):
 
 
 async def test_unfiltered_search_ranks_the_newest_matches_a_product_filter_all(client, h, monkeypatch):
-    monkeypatch.setattr(service, "RANK_WINDOW", 2)
+    from knowledge import searchsql
+
+    monkeypatch.setattr(service, "RANK_WINDOW", 2)  # the count that decides
+    monkeypatch.setattr(searchsql, "RANK_WINDOW", 2)  # the window the SQL takes
     best = await create(client, h, {"title": "drain pump", "body": "drain", "products": ["P1"]})
     older = await create(client, h, {"title": "Other", "body": "the drain again", "products": ["P1"]})
     newest = await create(client, h, {"title": "More", "body": "a drain", "products": ["P1"]})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("accounts", "agent_desk", "basedata", "catalog", "cti", "ctidesk", "customers", "ivr",
-            "recordings", "sandbox", "supervisor", "tickets")
+            "knowledge", "recordings", "sandbox", "supervisor", "tickets")
 CORE = ("ctidesk.settings", "ctidesk.db", "ctidesk.bus", "ctidesk.errors", "ctidesk.deps", "ctidesk.journal",
         "ctidesk.calendar", "ctidesk.logs", "ctidesk.wire")
 
@@ -88,3 +88,17 @@ def test_core_imports_no_domain_package():
     bad += [f"{m} -> {t}" for m in CORE if m in graph for t in graph[m]
             if t.startswith("ctidesk.") and t not in CORE]
     assert not bad, bad
+
+
+def test_every_package_is_checked_here_and_installed():
+    """A new top-level package must join PACKAGES (so the rules above see it) and
+    pyproject's package list (or an installed ``ctidesk`` cannot import it: two
+    packages of issue 14 were missing there while the tests, run from the
+    checkout, passed)."""
+    import fnmatch
+    import tomllib
+
+    found = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert found == set(PACKAGES)
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert [p for p in sorted(found) if not any(fnmatch.fnmatch(p, pattern) for pattern in include)] == []
