@@ -4,7 +4,8 @@
 1. unit     - pure Python, fake AMI, in-process app (fast; runs first)
 2. postgres - the unit tests that touch a database, and tests/pg, on a
               throwaway PostgreSQL cluster started and stopped here
-              (tests/pgcluster.py; selection: tests/pgtier.py)
+              (tests/pgcluster.py; selection: tests/pgtier.py); at the same
+              time as the unit tier (SIDE_BY_SIDE)
 3. real     - the sandbox Asterisk 22, real calls (provisioned and started here)
 4. browser  - headless Debian Chromium against the real app
 
@@ -52,36 +53,66 @@ def sandbox(command: str) -> subprocess.CompletedProcess:
                           capture_output=True)
 
 
+# Tiers that need no Asterisk and share nothing run side by side: each is one
+# pytest process on one core, the machine has two, and the pair then takes
+# about as long as the longer one instead of the sum (CI's 20-minute budget).
+# Their output goes to a file each, printed whole when both are done.
+SIDE_BY_SIDE = ("unit", "postgres")
+
+
+class Run:
+    """One tier's pytest process, started now."""
+
+    def __init__(self, tier: str, tmp: Path, pytest_args: list[str], env: dict, *, log: Path | None) -> None:
+        self.tier, self.t0, self.junit, self.log = tier, time.monotonic(), tmp / f"{tier}.xml", log
+        print(f"==> tier {tier}: pytest {' '.join(TIERS[tier])}" + (f" (output: {log})" if log else ""), flush=True)
+        out = open(log, "w") if log else None
+        self.proc = subprocess.Popen([PY, "-m", "pytest", *TIERS[tier], "-q", "-p", "no:cacheprovider",
+                                      "-W", "ignore::DeprecationWarning", f"--junitxml={self.junit}",
+                                      "--durations=8",  # where CI time goes, in every run's log
+                                      *pytest_args], cwd=ROOT, env=env, stdout=out,
+                                     stderr=subprocess.STDOUT if out else None)
+        if out:
+            out.close()
+
+    def result(self) -> tuple[str, dict, str]:
+        rc = self.proc.wait()
+        seconds = time.monotonic() - self.t0
+        if self.log:
+            print(f"\n==> tier {self.tier}: output", flush=True)
+            sys.stdout.write(self.log.read_text(errors="replace"))
+            sys.stdout.flush()
+        c = counts(self.junit)
+        note = ""
+        if c["tests"] == 0:
+            note = "NO TESTS RAN"
+        elif rc not in (0, 1) and not (c["failures"] or c["errors"]):
+            c["errors"] += 1
+            note = f"pytest exit code {rc}"
+        return self.tier, c, (note + f" ({seconds:.0f}s)").strip()
+
+
+def not_run(tier: str, reason: str) -> tuple[str, dict, str]:
+    print(f"!!! TIER {tier.upper()} CANNOT RUN: {reason}", flush=True)
+    return tier, {"tests": 0, "failures": 0, "errors": 1, "skipped": 0}, f"NOT RUN: {reason}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tier", action="append", choices=list(TIERS))
     ap.add_argument("pytest_args", nargs="*")
     a = ap.parse_args()
-    tiers = a.tier or list(TIERS)
+    tiers = [t for t in TIERS if t in (a.tier or list(TIERS))]
     results: list[tuple[str, dict, str]] = []
     started_sandbox = False
     cluster = None
     tmp = Path(tempfile.mkdtemp(prefix="ctidesk-tests-"))
     t_all = time.monotonic()
     try:
-        for tier in tiers:
-            note = ""
-            if tier in ("real", "browser"):
-                status = sandbox("status")
-                if status.returncode != 0:
-                    print(f"==> starting the sandbox Asterisk for the {tier} tier", flush=True)
-                    up = sandbox("up")
-                    sys.stdout.write(up.stdout)
-                    if up.returncode != 0:
-                        reason = (up.stderr or up.stdout).strip().splitlines()[-1:] or ["unknown"]
-                        print(f"!!! TIER {tier.upper()} CANNOT RUN: sandbox Asterisk unavailable: {reason[0]}",
-                              flush=True)
-                        results.append((tier, {"tests": 0, "failures": 0, "errors": 1, "skipped": 0},
-                                        f"NOT RUN: sandbox unavailable: {reason[0]}"))
-                        continue
-                    started_sandbox = True
+        together = [t for t in tiers if t in SIDE_BY_SIDE]
+        runs: list[Run] = []
+        for tier in together:
             env = dict(os.environ)
-            t0 = time.monotonic()
             if tier == "postgres":
                 sys.path.insert(0, str(ROOT))
                 from tests.pgcluster import URL_ENV, Cluster, ClusterError
@@ -92,31 +123,30 @@ def main() -> int:
                     cluster.start()
                     print(f"    {cluster.url}", flush=True)
                 except ClusterError as exc:
-                    print(f"!!! TIER POSTGRES CANNOT RUN: {exc}", flush=True)
-                    results.append((tier, {"tests": 0, "failures": 0, "errors": 1, "skipped": 0},
-                                    f"NOT RUN: {exc}"))
+                    results.append(not_run(tier, str(exc)))
                     if cluster is not None:
                         cluster.stop()
                         cluster = None
                     continue
                 env[URL_ENV] = cluster.url
-            junit = tmp / f"{tier}.xml"
-            print(f"==> tier {tier}: pytest {' '.join(TIERS[tier])}", flush=True)
-            rc = subprocess.run([PY, "-m", "pytest", *TIERS[tier], "-q", "-p", "no:cacheprovider",
-                                 "-W", "ignore::DeprecationWarning", f"--junitxml={junit}",
-                                 "--durations=8",  # where CI time goes, in every run's log
-                                 *a.pytest_args], cwd=ROOT, env=env).returncode
-            if cluster is not None:
-                cluster.stop()
-                cluster = None
-            c = counts(junit)
-            if c["tests"] == 0:
-                note = "NO TESTS RAN"
-            elif rc not in (0, 1) and not (c["failures"] or c["errors"]):
-                c["errors"] += 1
-                note = f"pytest exit code {rc}"
-            note = (note + f" ({time.monotonic() - t0:.0f}s)").strip()
-            results.append((tier, c, note))
+            runs.append(Run(tier, tmp, a.pytest_args, env, log=tmp / f"{tier}.log" if len(together) > 1 else None))
+        for run in runs:
+            results.append(run.result())
+        if cluster is not None:
+            cluster.stop()
+            cluster = None
+        for tier in (t for t in tiers if t not in SIDE_BY_SIDE):
+            status = sandbox("status")
+            if status.returncode != 0:
+                print(f"==> starting the sandbox Asterisk for the {tier} tier", flush=True)
+                up = sandbox("up")
+                sys.stdout.write(up.stdout)
+                if up.returncode != 0:
+                    reason = (up.stderr or up.stdout).strip().splitlines()[-1:] or ["unknown"]
+                    results.append(not_run(tier, f"sandbox Asterisk unavailable: {reason[0]}"))
+                    continue
+                started_sandbox = True
+            results.append(Run(tier, tmp, a.pytest_args, dict(os.environ), log=None).result())
     finally:
         if cluster is not None:
             cluster.stop()
