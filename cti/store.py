@@ -164,11 +164,15 @@ class CallStore(JournalledWriter):
 
     def __init__(self, sessionmaker, *, normalize: Callable, agent_username: Callable[[str | None, str | None], str | None],
                  reader=None, country_code: str = "86", provisional: Callable | None = None,
+                 provisional_now: Callable | None = None,
                  journal: str | os.PathLike | None = None, batch: int = 200, linger: float = 0.05) -> None:
         """``provisional(db=, number_raw=, caller_name=, call_id=, country_code=)``
         makes (idempotently) the provisional customer of an unknown caller: the
         composition root passes ``customers.service.get_or_create_provisional``
-        (cti does not import customers, which imports cti's call records).
+        (cti does not import customers, which imports cti's call records), and
+        ``provisional_now``, its synchronous variant on a plain SQLite connection
+        (``get_or_create_provisional_now``), which an SQLite file writes from the
+        store's own thread at once instead of behind the next batch.
 
         ``linger``: seconds a batch waits for more events before it is written. No pop
         waits for a call row (provisional records have their own write), and with
@@ -187,9 +191,8 @@ class CallStore(JournalledWriter):
         self._asked: dict[str, _Provisional] = {}  # call_id -> its provisional record, being written
         self._fast: _SqliteProvisionals | None = None
         path = _sqlite_file(sessionmaker)
-        make_now = getattr(provisional, "now", None)
-        if path is not None and make_now is not None:
-            self._fast = _SqliteProvisionals(path, make_now)
+        if path is not None and provisional_now is not None:
+            self._fast = _SqliteProvisionals(path, provisional_now)
         self._customers: dict[str, int | None] = {}  # call_id -> customer, while the call lasts
         self._inbound: dict[str, bool] = {}
 

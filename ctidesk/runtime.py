@@ -21,7 +21,7 @@ from cti.model import LiveModel
 from cti.store import CallStore
 from customers.phone import normalize
 from customers.resolver import CallerResolver
-from customers.service import get_or_create_provisional
+from customers.service import get_or_create_provisional, get_or_create_provisional_now
 from ivr.service import start_ivr
 from tickets.sla import SlaScheduler
 
@@ -65,6 +65,7 @@ async def running(container, *, start_bridge: bool = True):
                       normalize=functools.partial(normalize, country_code=settings.default_country_code),
                       agent_username=directory.username_for, reader=reader,
                       country_code=settings.default_country_code, provisional=get_or_create_provisional,
+                      provisional_now=get_or_create_provisional_now,
                       journal=settings.state_dir / "calls.journal")
     resolver = CallerResolver(reader, store.create_provisional, country_code=settings.default_country_code)
     container.resolver, container.store, container.reader = resolver, store, reader

@@ -865,9 +865,6 @@ def get_or_create_provisional_now(conn, *, number_raw: str | None, caller_name: 
     return cid
 
 
-# The call writer finds the synchronous variant here (cti does not import customers).
-get_or_create_provisional.now = get_or_create_provisional_now
-
 
 # --- views ------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from cti.models import CallRecord
 from cti.store import CallStore
 from ctidesk.journal import JournalledWriter, records_of
 from customers.phone import normalize
-from customers.service import get_or_create_provisional
+from customers.service import get_or_create_provisional, get_or_create_provisional_now
 from tests.unit.test_store import sm  # noqa: F401  (the fixture: a migrated SQLite file)
 
 
@@ -120,6 +120,7 @@ async def test_call_store_survives_a_database_outage(sm, tmp_path):  # noqa: F81
 
     journal = tmp_path / "calls.journal"
     store = CallStore(sessionmaker, normalize=functools.partial(normalize, country_code="86"), provisional=get_or_create_provisional,
+                     provisional_now=get_or_create_provisional_now,
                       agent_username=lambda a, i: a, journal=journal)
     store.min_backoff, store.max_backoff = 0.01, 0.05
     store.start()

@@ -13,7 +13,7 @@ from cti.store import CallStore
 from ctidesk.db import Base, make_engine, make_sessionmaker
 from ctidesk.schema import import_all_models
 from customers.phone import normalize
-from customers.service import get_or_create_provisional
+from customers.service import get_or_create_provisional, get_or_create_provisional_now
 from tests.factories import database_url
 
 
@@ -29,6 +29,7 @@ async def sm(tmp_path):
 
 def make_store(sm, journal=None, reader=None):
     return CallStore(sm, normalize=functools.partial(normalize, country_code="86"), provisional=get_or_create_provisional,
+                     provisional_now=get_or_create_provisional_now,
                      agent_username=lambda agent, iface: agent, journal=journal, reader=reader)
 
 
