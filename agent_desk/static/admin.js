@@ -11,6 +11,7 @@
 
 import { ApiError, apiRequest, getToken, goToLogin } from '/static/api.js';
 import { el, isObj, str } from '/static/dom.js';
+import { errorText, showNotice } from '/static/pagekit.js';
 import { applyTranslations, bindLangSelect, fmtDateTime, onLangChange, t } from '/static/i18n.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -23,20 +24,9 @@ const state = { view: 'sites', doc: null, body: null };
 // ---- small helpers -----------------------------------------------------------
 
 function notice(text) {
-  const n = $('ad-notice');
-  n.textContent = text || '';
-  n.hidden = !text;
+  showNotice($('ad-notice'), text);
 }
 
-function errorText(e) {
-  if (e instanceof ApiError) {
-    if (e.status === 403) return t('ad.forbidden');
-    if (e.status === 0) return t('ad.network');
-    if (typeof e.detail === 'string') return e.detail;
-    return t('ad.failed', { status: e.status });
-  }
-  return String(e);
-}
 
 function input(value, path, opts = {}) {
   const node = el('input', {

@@ -13,6 +13,7 @@
 
 import { ApiError, apiRequest, getToken, goToLogin } from '/static/api.js';
 import { el, isObj, str } from '/static/dom.js';
+import { errorText, showNotice } from '/static/pagekit.js';
 import { applyTranslations, bindLangSelect, getLang, onLangChange, t } from '/static/i18n.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -32,20 +33,9 @@ const zh = () => getLang().startsWith('zh');
 const name = (row) => str(zh() ? row.name_zh : row.name_en) || str(row.code);
 
 function notice(text) {
-  const n = $('cat-notice');
-  n.textContent = text || '';
-  n.hidden = !text;
+  showNotice($('cat-notice'), text);
 }
 
-function errorText(e) {
-  if (e instanceof ApiError) {
-    if (e.status === 403) return t('ad.forbidden');
-    if (e.status === 0) return t('ad.network');
-    if (typeof e.detail === 'string') return e.detail;
-    return t('ad.failed', { status: e.status });
-  }
-  return String(e);
-}
 
 async function load() {
   const [products, faults] = await Promise.all([

@@ -13,6 +13,7 @@
 
 import { ApiError, apiRequest, getToken, goToLogin } from '/static/api.js';
 import { el, isObj, str } from '/static/dom.js';
+import { errorText, showNotice } from '/static/pagekit.js';
 import { applyTranslations, bindLangSelect, fmtDateTime, getLang, onLangChange, t, tv } from '/static/i18n.js';
 import { modelsListId } from '/static/catalog-desk.js';
 
@@ -39,17 +40,9 @@ const state = {
 };
 
 function notice(text) {
-  const n = $('kbe-notice');
-  n.textContent = text || '';
-  n.hidden = !text;
+  showNotice($('kbe-notice'), text);
 }
 
-function failure(e) {
-  if (!(e instanceof ApiError)) return String(e);
-  if (e.status === 0) return t('ad.network');
-  if (typeof e.detail === 'string' && e.detail) return e.detail;
-  return t('ad.failed', { status: e.status });
-}
 
 const listText = (values) => (Array.isArray(values) ? values.join(', ') : '');
 const listOf = (text) => String(text).split(',').map((s) => s.trim()).filter(Boolean);
@@ -77,14 +70,14 @@ async function open(id) {
     fill(await apiRequest(`/api/v1/kb/articles/${encodeURIComponent(id)}`, { method: 'GET' }));
     state.status = '';
   } catch (e) {
-    state.status = failure(e);
+    state.status = errorText(e);
   }
   render();
 }
 
 function absorb(e) {
   if (e instanceof ApiError && e.status === 409) {
-    state.conflict = failure(e);
+    state.conflict = errorText(e);
   } else if (e instanceof ApiError && e.status === 422 && Array.isArray(e.detail)) {
     for (const item of e.detail.filter(isObj)) {
       const loc = Array.isArray(item.loc) ? item.loc : [];
@@ -92,7 +85,7 @@ function absorb(e) {
       if (!state.errors[field]) state.errors[field] = str(item.msg);
     }
   } else {
-    state.errors._ = failure(e);
+    state.errors._ = errorText(e);
   }
 }
 
@@ -213,7 +206,7 @@ async function saveScript() {
         if (!sc.errors[f]) sc.errors[f] = str(item.msg);
       }
     } else {
-      sc.errors._ = failure(e);
+      sc.errors._ = errorText(e);
     }
   } finally {
     sc.busy = false;
@@ -385,7 +378,7 @@ async function init() {
     await Promise.all([loadList(), loadScripts()]);
     pickScript(state.script.type, getLang());
   } catch (e) {
-    notice(failure(e));
+    notice(errorText(e));
     return;
   }
   render();
