@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, MetaData, event
+from sqlalchemy import Boolean, DateTime, MetaData, event, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -67,6 +67,16 @@ def make_engine(url: str) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def claim_version(db: AsyncSession, model, row_id: int, version: int) -> bool:
+    """The optimistic lock of a versioned row (tickets, articles, answer scripts):
+    bump ``version`` to ``version + 1`` if it still is ``version``, in one UPDATE.
+    False: another writer got there first (the caller says 409 or tries again)."""
+    table = model.__table__
+    result = await db.execute(update(table).where(table.c.id == row_id, table.c.version == version)
+                              .values(version=version + 1))
+    return result.rowcount == 1
 
 
 def equal_to(model, **values) -> list:

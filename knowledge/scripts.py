@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import re
 
-from sqlalchemy import select, update as sql_update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ctidesk.db import utcnow
+from ctidesk.db import claim_version, utcnow
 from ctidesk.errors import Conflict, Forbidden, Invalid, NotFound
 from knowledge.models import AnswerScript
 from tickets.models import TICKET_TYPES
@@ -122,10 +122,7 @@ async def save(*, db: AsyncSession, actor: str, role: str, ticket_type: str, lan
         raise Conflict(f"the {lang} script for {ticket_type} exists (version {row.version}); "
                        "send the version you edited")
     before = script_dict(row)
-    table = AnswerScript.__table__
-    claimed = await db.execute(sql_update(table).where(table.c.id == row.id, table.c.version == expected)
-                               .values(version=expected + 1))
-    if claimed.rowcount != 1:
+    if not await claim_version(db, AnswerScript, row.id, expected):
         await db.refresh(row)
         raise Conflict(f"the {lang} script for {ticket_type} was changed by {row.editor}: it is at version "
                        f"{row.version}, not {expected}; reload it and edit again")

@@ -38,11 +38,11 @@ import json
 import re
 from datetime import datetime
 
-from sqlalchemy import delete, select, text, update as sql_update
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ctidesk.db import utcnow
+from ctidesk.db import claim_version, utcnow
 from ctidesk.errors import Conflict, Forbidden, Invalid, NotFound
 from knowledge import render
 from knowledge.models import STATES, KbArticle, KbArticleLabel, KbArticleVersion
@@ -199,10 +199,7 @@ async def create(*, db: AsyncSession, actor: str, role: str, title: str, body: s
 async def _claim(db: AsyncSession, article: KbArticle, version: int | None) -> None:
     """Bump the version if it is still ``version`` (the one the editor saw), else 409."""
     expected = article.version if version is None else version
-    table = KbArticle.__table__
-    result = await db.execute(sql_update(table).where(table.c.id == article.id, table.c.version == expected)
-                              .values(version=expected + 1))
-    if result.rowcount != 1:
+    if not await claim_version(db, KbArticle, article.id, expected):
         await db.refresh(article)
         raise Conflict(f"article {article.id} was changed by {article.editor}: it is at version "
                        f"{article.version}, not {expected}; reload it and edit again")

@@ -26,12 +26,12 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
-from sqlalchemy import func, insert, select, text, update as sql_update
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
 from catalog import service as catalog
-from ctidesk.db import equal_to, utcnow
+from ctidesk.db import claim_version, equal_to, utcnow
 from customers.models import Customer
 from tickets import hooks, states
 from tickets.models import (OPEN_STATES, OPEN_STATES_SQL, PRIORITIES, STATES, TICKET_TYPES, ServiceSite, Technician,
@@ -363,11 +363,7 @@ def _history(db: AsyncSession, ticket: Ticket, actor: str, kind: str, *, field: 
 
 async def _claim(db: AsyncSession, ticket_id: int, version: int) -> bool:
     """Bump the version if it still is ``version``: the optimistic lock (see module doc)."""
-    table = Ticket.__table__
-    stmt = (sql_update(table).where(table.c.id == ticket_id, table.c.version == version)
-            .values(version=version + 1))
-    result = await db.execute(stmt)
-    return result.rowcount == 1
+    return await claim_version(db, Ticket, ticket_id, version)
 
 
 async def _claimed(db: AsyncSession, ticket: Ticket, version: int | None) -> bool:
