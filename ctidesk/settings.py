@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
@@ -132,6 +133,17 @@ class Settings(BaseSettings):
     recordings_scan_interval_s: float = Field(default=30.0, gt=0)
     # "": keep WAVs; "mp3" or "opus": a verified ffmpeg copy replaces the WAV.
     recordings_compress: Literal["", "mp3", "opus"] = ""
+    # Where ingested recordings are kept (recordings.storage, issue 13): "local"
+    # is recordings_dir; "s3" a bucket (and key prefix) on an S3-compatible
+    # store, endpoint empty for AWS itself. The keys are credentials: kept out
+    # of repr and messages; empty uses boto3's own chain (environment, instance role).
+    recordings_storage: Literal["local", "s3"] = "local"
+    recordings_s3_endpoint: str = ""
+    recordings_s3_bucket: str = ""
+    recordings_s3_prefix: str = ""
+    recordings_s3_region: str = ""
+    recordings_s3_access_key: str = Field(default="", repr=False)
+    recordings_s3_secret_key: str = Field(default="", repr=False)
     # IVR: the menu file (CTIDESK_IVR_CONFIG), recorded prompt overrides
     # (<dir>/<lang>/<prompt>.wav), and Asterisk-side paths: where Asterisk
     # plays sounds from and where AGI RECORD FILE writes voicemails.
@@ -155,6 +167,32 @@ class Settings(BaseSettings):
     @classmethod
     def _log_level_upper(cls, value):
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("recordings_s3_endpoint")
+    @classmethod
+    def _s3_endpoint_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("an S3 endpoint is a URL: http://host:port or https://host")
+        return value
+
+    @field_validator("recordings_s3_bucket")
+    @classmethod
+    def _s3_bucket_needed(cls, value: str, info) -> str:
+        value = value.strip()
+        if info.data.get("recordings_storage") == "s3" and not value:
+            raise ValueError("recordings_storage is 's3': name the bucket (recordings_s3_bucket)")
+        if value and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+            raise ValueError("a bucket name is 3-63 lower-case letters, digits, dots and hyphens")
+        return value
+
+    @field_validator("recordings_s3_prefix")
+    @classmethod
+    def _s3_prefix_clean(cls, value: str) -> str:
+        value = value.strip().strip("/")
+        if ".." in value.split("/") or "//" in value:
+            raise ValueError("a key prefix is a path like 'site1/recordings' (no '..', no empty parts)")
+        return value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -261,7 +299,9 @@ class _TomlSource(PydanticBaseSettingsSource):
 
 
 def _shown(name: str, value: Any) -> str:
-    return "(hidden)" if name in _SECRETS else repr(value)
+    field = Settings.model_fields.get(name)
+    hidden = name in _SECRETS or (field is not None and field.repr is False)  # every repr=False field is a secret
+    return "(hidden)" if hidden else repr(value)
 
 
 def _explain(exc: ValidationError, origin) -> str:
