@@ -44,8 +44,14 @@ class Connection:
 
 
 class AgentHub:
+    """``publish``: set by ``ctidesk.runtime`` when several instances share a Redis
+    (``ctidesk.cluster``): ``publish(username, text)`` hands every frame to the
+    other instances, which ``deliver`` it to their own sockets; this instance
+    delivers its own at once, so each socket gets each frame once."""
+
     def __init__(self) -> None:
         self._by_user: dict[str, set[Connection]] = defaultdict(set)
+        self.publish = None
 
     def add(self, conn: Connection) -> None:
         self._by_user[conn.username].add(conn)
@@ -58,7 +64,8 @@ class AgentHub:
                 del self._by_user[conn.username]
 
     def is_connected(self, username: str) -> bool:
-        return bool(self._by_user.get(username))
+        """Clustered, the agent may be on another instance: always worth sending."""
+        return self.publish is not None or bool(self._by_user.get(username))
 
     def send(self, username: str, message) -> int:
         """Queue ``message`` for every socket of ``username``; returns how many.
@@ -66,7 +73,18 @@ class AgentHub:
         ``message`` is a frame model or a dict with a ``type``: it is validated
         against its model and serialised once (``agent_desk.notifier``)."""
         conns = self._by_user.get(username)
+        if self.publish is not None:
+            text = encode(message)
+            self.publish(username, text)
+        elif not conns:
+            return 0
+        else:
+            text = encode(message)
+        return self.deliver(username, text)
+
+    def deliver(self, username: str, text: str) -> int:
+        """Queue an already serialised frame for ``username``'s sockets here."""
+        conns = self._by_user.get(username)
         if not conns:
             return 0
-        text = encode(message)
         return sum(1 for c in list(conns) if c.push(text))

@@ -54,6 +54,10 @@ class Actions:
 
     def __init__(self, bridge: Callable[[], object]) -> None:
         self._bridge = bridge
+        # Several instances (ctidesk.cluster): a follower has no AMI connection and
+        # sends its desks' actions to the leader's: ``async forward(action, timeout)``
+        # (set by ctidesk.runtime; raises TimeoutError when no leader answers).
+        self.forward: Callable | None = None
 
     @property
     def connected(self) -> bool:
@@ -65,6 +69,8 @@ class Actions:
         name = action.get("Action", "?")
         bridge = self._bridge()
         if bridge is None or not bridge.connected:
+            if self.forward is not None:
+                return await self._forwarded(name, action, timeout=timeout, ok=ok)
             raise PhoneSystemUnavailable(name, "the phone system (AMI) is not connected; try again shortly")
         try:
             return await bridge.action(action, timeout=timeout)
@@ -76,6 +82,28 @@ class Actions:
             raise PhoneSystemUnavailable(
                 name, f"{name} was not confirmed by Asterisk ({exc or 'timeout'}); check before trying again"
             ) from None
+
+    async def _forwarded(self, name: str, action: dict, *, timeout: float, ok: Iterable[str]) -> dict | None:
+        """``action`` run by the leader instance; its errors mapped as if run here."""
+        from ctidesk.cluster import ForwardedError
+
+        try:
+            return await self.forward(action, timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise PhoneSystemUnavailable(
+                name, f"no ctidesk instance holding the phone system (AMI) answered {name}; "
+                      "check before trying again") from None
+        except ForwardedError as exc:
+            if exc.kind == "AMIError":
+                if any(m in str(exc).lower() for m in ok):
+                    return None
+                raise AsteriskRefused(name, f"Asterisk refused {name}: {exc}") from None
+            raise PhoneSystemUnavailable(
+                name, f"{name} was not confirmed by Asterisk ({exc or exc.kind}); check before trying again"
+            ) from None
+        except (OSError, ConnectionError) as exc:  # Redis itself unreachable
+            raise PhoneSystemUnavailable(name, f"the leader instance cannot be reached ({exc}); try again shortly"
+                                         ) from None
 
     # -- queues ------------------------------------------------------------
 

@@ -52,6 +52,7 @@ class Container:
     login_throttle: Any = None  # accounts.service.LoginThrottle
     kb: Any = None              # knowledge.suggest suggester (the pop's suggested articles)
     basedata: Any = None        # basedata.live.LiveBaseData (SLA, calendar, pause reasons, IVR in force)
+    cluster: Any = None         # ctidesk.cluster.Cluster when redis_url is set (several instances)
 
 
 def build_container(settings: Settings) -> Container:

@@ -89,14 +89,12 @@ async def running(container, *, start_bridge: bool = True):
         log.info("base data from the database: %s", line)
     sla = SlaScheduler(container.sessionmaker, bus)  # one per database: ticket_sla_warning/breached
     container.sla = sla
-    sla.start()
     from recordings.service import RecordingService  # issue 5: rows from MixMonitor events, ingest worker
 
     recordings = RecordingService(container, model=model, directory=directory,
                                   normalize=functools.partial(normalize, country_code=settings.default_country_code))
     container.recordings = recordings
     bus.subscribe(recordings)
-    recordings.start()
     from agent_desk.transfer import TransferService  # issue 11: expert seat transfer
 
     transfers = container.transfers = TransferService(container, directory=directory, model=model)
@@ -106,7 +104,6 @@ async def running(container, *, start_bridge: bool = True):
     sip_audit = container.sip_audit = SipAuthAudit(container.sessionmaker)
     bus.subscribe(sip_audit)
     sip_audit.start()
-    agi = None
     reconciles: set[asyncio.Task] = set()
 
     def resynced(_summary: dict) -> None:
@@ -120,7 +117,16 @@ async def running(container, *, start_bridge: bool = True):
         reconciles.add(xfer_task)
         xfer_task.add_done_callback(reconciles.discard)
 
-    if start_bridge:
+    async def lead() -> None:
+        """What one instance alone may run: the SLA scheduler, the recordings ingest,
+        and (``start_bridge``) AMI, FastAGI and so every event the call writer
+        stores. Run at start-up by a lone instance, or on winning the lease
+        (``ctidesk.cluster``): a new leader's bridge resyncs from Asterisk, so the
+        calls in progress are picked up and their rows completed (upserts)."""
+        sla.start()
+        recordings.start()
+        if not start_bridge:
+            return
         from sandbox.phones import load_accounts, sync as sync_phones
 
         for line in await sync_phones(settings, await load_accounts(container.sessionmaker)):
@@ -131,22 +137,89 @@ async def running(container, *, start_bridge: bool = True):
                         on_resynced=resynced)
         container.bridge = bridge
         bridge.start()
-        agi = await start_ivr(container, model_getter=lambda: model)  # menu from config/ivr.toml, prompts built
-        container.agi = agi
+        container.agi = await start_ivr(container, model_getter=lambda: model)  # menu from config/ivr.toml
         container.basedata.bind_ivr(container.ivr_menus)  # a menu saved in the browser serves, not the file
+
+    async def follow() -> None:
+        """Stepped down (lease lost): stop at once what only the leader may run."""
+        await sla.stop()
+        await recordings.stop()
+        agi, container.agi = container.agi, None
+        if agi is not None:
+            await agi.stop()
+        bridge, container.bridge = container.bridge, None
+        if bridge is not None:
+            await bridge.stop()
+
+    cluster = None
+    if settings.redis_url:
+        cluster = await _join_cluster(container, lead=lead, follow=follow)
+    else:
+        await lead()
     _freeze_startup_heap()
     try:
         yield
     finally:
+        if cluster is not None:
+            await cluster.lease.stop()  # releases the lease: a follower takes over at once
+            await cluster.stop()
+            await cluster.redis.aclose()
         await sla.stop()
         await transfers.stop()
         await sip_audit.stop()
         await recordings.stop()
         await supervisor.stop()
-        if agi is not None:
-            await agi.stop()
+        if container.agi is not None:
+            await container.agi.stop()
         if container.bridge is not None:
             await container.bridge.stop()
         await store.stop()
         reader.close()
         container.kb.close()
+
+
+def _feed_key(key):
+    """A feed key back from JSON: tuples became lists."""
+    return tuple(_feed_key(k) for k in key) if isinstance(key, list) else key
+
+
+async def _join_cluster(container, *, lead, follow):
+    """Several instances on one Redis (``ctidesk.cluster``): desk and wallboard
+    frames fan out through it, a follower's AMI actions go to the leader, and
+    the lease decides who runs ``lead``. The first turn of the lease is taken
+    before serving, so a lone instance leads from its first request."""
+    from ctidesk import cluster as cl
+
+    settings = container.settings
+    me = cl.instance_id()
+    redis = cl.connect(settings.redis_url)
+    lease = cl.Lease(redis, me=me, ttl_s=settings.cluster_lease_ttl_s, on_elected=lead, on_lost=follow)
+    cluster = cl.Cluster(redis, me=me, lease=lease)
+    container.cluster = cluster
+    hub, feed = container.hub, container.supervisor.feed
+    hub.publish = lambda username, text: cluster.publish("desk", user=username, text=text)
+    cluster.handlers["desk"] = lambda m: hub.deliver(m["user"], m["text"])
+    feed.publish = lambda key, text: cluster.publish("feed", key=key, text=text)
+    cluster.handlers["feed"] = lambda m: feed.offer_text(_feed_key(m["key"]), m["text"])
+
+    async def run_action(action: dict, timeout: float):
+        from cti.protocol import AMIConnectionLost
+
+        bridge = container.bridge
+        if bridge is None or not bridge.connected:
+            raise AMIConnectionLost("the leader's AMI connection is down")
+        resp = await bridge.action(action, timeout=timeout)
+        return [dict(r) for r in resp] if isinstance(resp, list) else (dict(resp) if resp is not None else None)
+
+    cluster.run_action = run_action
+    container.actions.forward = cluster.forward
+    try:
+        await cluster.start()
+        await lease.step()
+    except Exception as exc:
+        await cluster.stop()
+        await redis.aclose()
+        raise RuntimeError(f"cannot join the cluster on Redis (redis_url): {exc}") from None
+    log.info("cluster: instance %s started as %s", me, "leader" if lease.leader else "follower")
+    lease.start()
+    return cluster

@@ -69,7 +69,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # The configuration files a setting names (checked to exist by load_settings).
 CONFIG_FILES = ("ivr_config", "sla_config", "calendar_config", "supervisor_config")
-_SECRETS = frozenset({"ami_secret", "secret_key"})
+_SECRETS = frozenset({"ami_secret", "secret_key", "redis_url"})
 
 
 class ConfigError(ValueError):
@@ -157,6 +157,13 @@ class Settings(BaseSettings):
     sla_config: FilePath = CONFIG_DIR / "sla.toml"
     calendar_config: FilePath = CONFIG_DIR / "calendar.toml"
     supervisor_config: FilePath = CONFIG_DIR / "supervisor.toml"
+    # Several instances (issue 13, ctidesk.cluster): empty runs one instance as
+    # before; set (redis://host:6379/0, unix:///run/redis.sock) the instances
+    # elect a leader on this Redis (it owns AMI, FastAGI, the call writer, the
+    # SLA scheduler) and fan desk and wallboard frames out through it. May hold
+    # a password: kept out of repr and logs like the other secrets.
+    redis_url: str = Field(default="", repr=False)
+    cluster_lease_ttl_s: float = Field(default=3.0, ge=0.3, le=60)  # failover within about 4/3 of this
 
     @field_validator("state_dir", mode="before")
     @classmethod

@@ -177,6 +177,10 @@ class SupervisorFeed:
         self.open = Batch(0)
         self.sealed: deque[Batch] = deque()  # oldest first, not yet sent by every socket
         self._sleeping: set[FeedClient] = set()  # writers waiting for the next batch
+        # Several instances (ctidesk.cluster): ``publish(key, text)`` hands each frame
+        # to the others, which ``offer_text`` it to their sockets, so every
+        # wallboard sees the leader's feed whichever instance it is connected to.
+        self.publish = None
 
     def add(self, client: FeedClient) -> None:
         self.seal()  # the new socket starts after what is pending now (its snapshot covers that)
@@ -195,9 +199,19 @@ class SupervisorFeed:
         """``frame``: a model or a dict with a ``type``, validated and serialised once
         (``supervisor.notifier``) for every client."""
         self.frames += 1
+        if self.publish is not None:
+            text = encode(frame)
+            self.publish(key, text)
+        elif not self.clients:
+            return
+        else:
+            text = encode(frame)
+        self.offer_text(key, text)
+
+    def offer_text(self, key, text: str) -> None:
+        """An already serialised frame (from ``offer``, or another instance's)."""
         if not self.clients:
             return
-        text = encode(frame)
         batch = self.open
         frames = batch.frames
         if key in frames:
