@@ -178,8 +178,12 @@ async def people(app):
 
 @pytest.fixture
 async def a_recording(app, service):
-    write_wav(spool(app) / "api1.wav", 2)
+    # In Asterisk's order: the recording starts (its row), then the file is written.
+    # A file written first, on a loaded machine, can be older than the 0.3 s
+    # settle time at the next scan and be adopted as an orphan instead.
     service(ev.RecordingStarted("api1", time.time(), "api1", "PJSIP/1001-1", "alice"))
+    await wait_for(lambda: rows(app, call_id="api1"), "the recording's row")
+    write_wav(spool(app) / "api1.wav", 2)
     service(ev.RecordingStopped("api1", time.time(), "", "", "alice"))
     rec = await stored(app, "api1")
     assert rec.status == "stored"
@@ -343,8 +347,9 @@ async def test_optional_compression_replaces_the_wav_only_with_a_verified_copy(t
     app.state.container.recordings = svc
     svc.start()
     try:
+        svc(ev.RecordingStarted("z1", time.time(), "z1", "PJSIP/1-1", None))  # row first, as in Asterisk
+        await wait_for(lambda: rows(app, call_id="z1"), "the recording's row")
         write_wav(spool(app) / "z1.wav", 3)
-        svc(ev.RecordingStarted("z1", time.time(), "z1", "PJSIP/1-1", None))
         svc(ev.RecordingStopped("z1", time.time(), "", "", None))
 
         async def compressed():
