@@ -3,9 +3,15 @@ on-demand control, and the supervisors' search page (thin layer).
 
 Access: agents and experts see and hear only recordings of their own calls
 (``agent_username``); supervisors and admins all. Files are served only by row
-id from ``storage_path`` resolved under the recordings dir and checked to stay
-inside it: nothing from a request reaches the file system. The rules and the
-queries are in :mod:`recordings.queries`; this module translates and audits.
+id from ``storage_path``, a key checked to stay inside the recordings store
+(:mod:`recordings.storage`: the local directory or an S3 bucket): nothing from
+a request reaches the file system. The rules and the queries are in
+:mod:`recordings.queries`; this module translates and audits.
+
+Range is answered here, the same for both stores (206 with Content-Range,
+416 past the end, 400 malformed; several ranges at once are ignored and the
+whole file sent, which RFC 9110 allows): the bytes are streamed from the store
+(an S3 ranged GET, or a seek in the file), never buffered whole.
 
 Why play tokens: an ``<audio>`` element cannot send a bearer header, and the
 API accepts no cookies (cross-site requests). The desk asks for a short-lived
@@ -21,7 +27,7 @@ import re
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,10 +36,12 @@ from accounts.security import current_user, require_roles
 from accounts.service import audit
 from agent_desk.pages import add_pages
 from ctidesk.deps import client_ip, get_container, get_db
+from ctidesk.errors import Gone, Unavailable
 from recordings import ingest as files
 from recordings import queries
 from recordings.models import Recording
 from recordings.queries import ALL_ROLES, PLAY_TTL_S
+from recordings.storage import NotInStore, StoreUnavailable
 
 router = APIRouter()
 
@@ -137,7 +145,7 @@ async def play_token(rec_id: int, request: Request, user: User = Depends(current
                      db: AsyncSession = Depends(get_db), container=Depends(get_container)):
     """A short-lived URL the browser's audio element can seek in; audited as a playback."""
     rec = await queries.get_visible(db=db, rec_id=rec_id, user=user)
-    queries.stored_file(settings=container.settings, rec=rec)
+    await asyncio.to_thread(queries.stored_object, storage=queries.storage_of(container), rec=rec)
     token = queries.play_token(settings=container.settings, rec=rec, username=user.username)
     await audit(db=db, actor=user.username, action="recording.play", target=str(rec.id),
                 detail={"call_id": rec.call_id}, ip=client_ip(request))
@@ -163,35 +171,84 @@ def _from_start(range_header: str | None, size: int) -> bool:
     return bool(last) and int(last) >= size  # a suffix as long as the file
 
 
+def _byte_range(range_header: str | None, size: int) -> tuple[int, int] | int | None:
+    """The inclusive (first, last) byte of a single range; None: send it all;
+    416 or 400 for a range past the end or a malformed header."""
+    if not range_header:
+        return None
+    unit, _, spec = range_header.partition("=")
+    if unit.strip().lower() != "bytes" or not spec.strip():
+        return 400
+    if "," in spec:
+        return None  # several ranges: the whole file instead (RFC 9110 14.2)
+    first, dash, last = spec.strip().partition("-")
+    first, last = first.strip(), last.strip()
+    if not dash or not (first or last) or not (first.isdigit() or not first) or not (last.isdigit() or not last):
+        return 400
+    if not first:  # a suffix: the last N bytes
+        n = int(last)
+        return 416 if n == 0 or size == 0 else (max(0, size - n), size - 1)
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size:
+        return 416
+    if end < start:
+        return 400
+    return start, end
+
+
 @router.get("/api/v1/recordings/{rec_id}/audio")
 async def audio(rec_id: int, request: Request, t: str | None = Query(None, max_length=2000),
                 download: bool = Query(False), db: AsyncSession = Depends(get_db),
                 container=Depends(get_container)):
-    """The stored file with HTTP Range (206/416, by Starlette's FileResponse).
+    """The stored file with HTTP Range (206/416), from whichever store holds it.
     Bearer requests are audited as downloads."""
     if t:
         user = await queries.play_token_user(db=db, settings=container.settings, rec_id=rec_id, token=t)
     else:
         user = await current_user(request, db)
     rec = await queries.get_visible(db=db, rec_id=rec_id, user=user)
-    path = queries.stored_file(settings=container.settings, rec=rec)
-    stat = path.stat()
-    if not t and _from_start(request.headers.get("range"), stat.st_size):
+    storage = queries.storage_of(container)
+    obj = await asyncio.to_thread(queries.stored_object, storage=storage, rec=rec)
+    size = obj.size
+    wanted = _byte_range(request.headers.get("range"), size)
+    headers = {"Cache-Control": "private, no-store", "Accept-Ranges": "bytes"}
+    if wanted == 400:
+        return PlainTextResponse("Malformed Range header", status_code=400, headers=headers)
+    if wanted == 416:
+        return PlainTextResponse("", status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    if not t and _from_start(request.headers.get("range"), size):
         await audit(db=db, actor=user.username, action="recording.download" if download else "recording.fetch",
                     target=str(rec.id), detail={"call_id": rec.call_id}, ip=client_ip(request))
         await db.commit()
-    return FileResponse(path, stat_result=stat, media_type=files.MIME.get(rec.format, "application/octet-stream"),
-                        headers={"Cache-Control": "private, no-store"},
-                        filename=f"recording-{rec.id}{path.suffix}" if download else None)
+    first, last = wanted if isinstance(wanted, tuple) else (0, size - 1)
+    if download:
+        suffix = "." + obj.key.rsplit(".", 1)[-1] if "." in obj.key.rsplit("/", 1)[-1] else ""
+        headers["Content-Disposition"] = f'attachment; filename="recording-{rec.id}{suffix}"'
+    headers["Content-Length"] = str(max(0, last - first + 1))
+    status = 200
+    if isinstance(wanted, tuple):
+        status = 206
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    try:
+        body = await asyncio.to_thread(storage.open_range, obj.key, first, last) if size else iter(())
+    except NotInStore:
+        raise Gone(f"recording {rec.id}: the file is gone from storage (run `ctidesk recordings reconcile`)") from None
+    except StoreUnavailable:
+        raise Unavailable("the recordings store is not answering; try again shortly") from None
+    # a blocking iterator: Starlette reads it in its thread pool, chunk by chunk
+    return StreamingResponse(body, status_code=status, headers=headers,
+                             media_type=files.MIME.get(rec.format, "application/octet-stream"))
 
 
 @router.get("/api/v1/recordings/{rec_id}/peaks")
 async def peaks(rec_id: int, user: User = Depends(current_user), db: AsyncSession = Depends(get_db),
                 container=Depends(get_container)):
-    """Waveform peaks for the player, computed once per file (cached beside it)."""
+    """Waveform peaks for the player, computed once per file (cached in the store beside it)."""
     rec = await queries.get_visible(db=db, rec_id=rec_id, user=user)
-    path = queries.stored_file(settings=container.settings, rec=rec)
-    values = await asyncio.to_thread(files.cached_peaks, path)
+    storage = queries.storage_of(container)
+    obj = await asyncio.to_thread(queries.stored_object, storage=storage, rec=rec)
+    values = await asyncio.to_thread(files.cached_peaks, storage, obj.key)
     return {"id": rec.id, "duration_s": rec_dict(rec)["duration_s"], "peaks": values}
 
 

@@ -1,12 +1,15 @@
 """File work for one recording: verify, repair, measure, checksum, store.
 
 Plain blocking functions (the service runs them in a thread, never on the
-event loop). Each step is safe to repeat after a crash at any point:
+event loop). The store is a :mod:`recordings.storage` backend (a local
+directory or an S3-compatible bucket). Each step is safe to repeat after a
+crash at any point:
 
-* the move into storage is a ``rename`` when source and storage share a file
-  system (atomic: the file is either still in the spool or already stored),
-  else copy to ``<dest>.part`` + fsync + checksum compare + rename + unlink,
-  so a half-copied file is never taken for a stored one;
+* the move into the store is all or nothing and verified (see
+  :mod:`recordings.storage`): the spool file is removed only once the store
+  holds a copy whose checksum matches, so an upload that fails or dies leaves
+  the file in the spool for the next scan, and no half object is ever a
+  recording;
 * the storage name is a function of the row (``YYYY/MM/DD/<id>.wav`` from the
   row's start), so a rerun after "moved but row not yet updated" finds the
   file already stored and finishes the row from it.
@@ -20,26 +23,24 @@ ready": the worker looks again later.
 """
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
-import shutil
 import struct
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from recordings.storage import ChecksumMismatch, NotInStore, RecordingStorage, StoreUnavailable, as_storage
+
 HEADER_MIN = 44
+# A transient storage problem (disk full, permission, endpoint down): the source is intact.
+RetryLater = StoreUnavailable
 
 
 class NotReady(Exception):
     """The file is still being written: try again later."""
-
-
-class RetryLater(Exception):
-    """A transient storage problem (disk full, permission): the source is intact."""
 
 
 class BadFile(Exception):
@@ -144,75 +145,35 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def move_into_storage(src: Path, dest: Path, digest: str) -> None:
-    """Atomically place ``src`` at ``dest`` (see module docstring); raises RetryLater."""
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.rename(src, dest)
-            _fsync_dir(dest.parent)
-            return
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-        part = dest.with_name(dest.name + ".part")
-        try:
-            with open(src, "rb") as fin, open(part, "wb") as fout:
-                shutil.copyfileobj(fin, fout, 1 << 20)
-                fout.flush()
-                os.fsync(fout.fileno())
-            if sha256_of(part) != digest:
-                raise RetryLater("copy in storage does not match the source checksum")
-            os.replace(part, dest)
-            _fsync_dir(dest.parent)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        src.unlink()
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise RetryLater(f"disk full in recordings storage ({dest.parent}): {exc.strerror}") from None
-        raise RetryLater(f"cannot store into {dest.parent}: {exc}") from None
-
-
-def ingest(src: Path | None, root: Path, rel: str, *, settle_s: float) -> Stored:
+def ingest(src: Path | None, store: RecordingStorage | Path, rel: str, *, settle_s: float) -> Stored:
     """Verify, measure, checksum and store one file; idempotent (see module docstring)."""
-    dest = root / rel
-    if (src is None or not src.exists()) and dest.exists():
-        # A previous run moved it and died before the row was updated.
-        return Stored(rel, dest.stat().st_size, sha256_of(dest), measure_ms(dest))
+    store = as_storage(store)
     if src is None or not src.exists():
+        if store.exists(rel):
+            # A previous run stored it and died before the row was updated.
+            with store.local_copy(rel) as copy:
+                return Stored(rel, copy.stat().st_size, sha256_of(copy), measure_ms(copy))
         raise FileNotFoundError(str(src))
     remark = check_wav(src, settle_s=settle_s)
     try:
         duration = measure_ms(src)
     except Exception as exc:  # pydub/wave could not decode it
         raise BadFile(f"unreadable audio: {exc}") from None
-    digest = sha256_of(src)
-    size = src.stat().st_size
-    move_into_storage(src, dest, digest)
-    return Stored(rel, size, digest, duration, remark)
+    try:
+        kept = store.put_file(src, rel, move=True)
+    except ChecksumMismatch as exc:  # the file changed under us, or the store mangled it: the source stays
+        raise RetryLater(str(exc)) from None
+    return Stored(rel, kept.size, kept.sha256, duration, remark)
 
 
-def quarantine(src: Path, root: Path, rec_id: int) -> str | None:
-    """Keep a bad file (evidence of what went wrong) under ``failed/``; returns its path."""
+def quarantine(src: Path, store: RecordingStorage | Path, rec_id: int) -> str | None:
+    """Keep a bad file (evidence of what went wrong) under ``failed/``; returns its key."""
     if not src.exists():
         return None
     rel = f"failed/{rec_id}{src.suffix or '.bin'}"
     try:
-        move_into_storage(src, root / rel, sha256_of(src))
-    except RetryLater:
+        as_storage(store).put_file(src, rel, move=True)
+    except (StoreUnavailable, ChecksumMismatch):
         return None
     return rel
 
@@ -236,18 +197,25 @@ def peaks(path: Path, count: int = 600) -> list[float]:
     return out
 
 
-def cached_peaks(path: Path, count: int = 600) -> list[float]:
-    """Peaks computed once and kept beside the file (``<file>.peaks.json``)."""
-    cache = path.with_name(path.name + ".peaks.json")
-    if cache.exists() and cache.stat().st_mtime >= path.stat().st_mtime:
-        try:
-            return json.loads(cache.read_text())
-        except ValueError:
-            pass
-    values = peaks(path, count)
-    tmp = cache.with_name(cache.name + ".tmp")
-    tmp.write_text(json.dumps(values))
-    os.replace(tmp, cache)
+def peaks_key(rel: str) -> str:
+    return rel + ".peaks.json"
+
+
+def cached_peaks(store: RecordingStorage | Path, rel: str, count: int = 600) -> list[float]:
+    """Peaks computed once and kept in the store beside the audio (``<key>.peaks.json``).
+    A stored key never changes content (compression writes a new key), so the
+    cache needs no invalidation; retention deletes it with the audio."""
+    store = as_storage(store)
+    try:
+        return json.loads(store.read_bytes(peaks_key(rel)))
+    except (NotInStore, ValueError):
+        pass
+    with store.local_copy(rel) as path:
+        values = peaks(path, count)
+    try:
+        store.put_bytes(peaks_key(rel), json.dumps(values).encode())
+    except StoreUnavailable:
+        pass  # served anyway; computed again next time
     return values
 
 
@@ -261,20 +229,22 @@ CODECS = {  # setting -> (suffix, ffmpeg arguments, MIME type)
 MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg"}
 
 
-def compress(root: Path, rel: str, codec: str, duration_ms: int, *, tolerance_ms: int = 150) -> Stored:
-    """Encode the stored WAV with ffmpeg beside it and verify the copy decodes to
-    the same length. The WAV is NOT removed here: the caller removes it only
+def compress(store: RecordingStorage | Path, rel: str, codec: str, duration_ms: int, *,
+             tolerance_ms: int = 150) -> Stored:
+    """Encode the stored WAV with ffmpeg (in the store's scratch space), verify
+    the copy decodes to the same length, and store it under the WAV's key with
+    the codec's suffix. The WAV is NOT removed here: the caller removes it only
     after the row points at the copy (a crash in between leaves a spare WAV,
     never a row without audio). Raises BadFile when the copy does not verify."""
     import subprocess
 
     from pydub import AudioSegment
 
+    store = as_storage(store)
     suffix, args, _mime = CODECS[codec]
-    src = root / rel
-    dest = src.with_suffix(suffix)
-    part = dest.with_name(dest.name + ".part")
-    try:
+    new_rel = str(Path(rel).with_suffix(suffix))
+    with store.local_copy(rel) as src, store.scratch() as work:
+        part = work / ("encoded" + suffix)
         proc = subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), *args, str(part)],
                               capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
@@ -282,10 +252,5 @@ def compress(root: Path, rel: str, codec: str, duration_ms: int, *, tolerance_ms
         got = len(AudioSegment.from_file(part, format=FORMATS[suffix]))
         if abs(got - duration_ms) > tolerance_ms:
             raise BadFile(f"{codec} copy is {got} ms long, the original {duration_ms} ms: kept the original")
-        with open(part, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(part, dest)
-        _fsync_dir(dest.parent)
-    finally:
-        part.unlink(missing_ok=True)
-    return Stored(str(Path(rel).with_suffix(suffix)), dest.stat().st_size, sha256_of(dest), duration_ms)
+        kept = store.put_file(part, new_rel, move=True)
+    return Stored(new_rel, kept.size, kept.sha256, duration_ms)

@@ -12,10 +12,10 @@ made answers 404 like one that does not exist, so ids cannot be probed.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from datetime import datetime
-from pathlib import Path
 
 import jwt
 from sqlalchemy import and_, func, or_, select, text, union
@@ -28,6 +28,10 @@ from ctidesk.db import like_any_case
 from ctidesk.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unauthenticated, Unavailable
 from customers.phone import search_keys
 from recordings.models import DESCRIBED_SQL, KINDS, STATUSES, Recording, RecordingTicket
+from recordings.storage import BadKey, NotInStore, ObjectStat, RecordingStorage, StoreUnavailable
+from recordings.storage import from_settings as storage_from_settings
+
+log = logging.getLogger(__name__)
 
 ALL_ROLES = ("supervisor", "admin")
 PLAY_TTL_S = 600
@@ -225,20 +229,27 @@ def _play_key(settings) -> bytes:
     return hashlib.sha256(b"ctidesk-recording-play:" + settings.secret_key.encode()).digest()
 
 
-def stored_file(*, settings, rec: Recording) -> Path:
-    """The recording's file, resolved under the recordings dir and checked to
-    stay inside it: nothing from a request reaches the file system."""
+def storage_of(container) -> RecordingStorage:
+    """The store recordings are served from: the running service's, else the settings'."""
+    service = getattr(container, "recordings", None)
+    return service.storage if service is not None else storage_from_settings(container.settings)
+
+
+def stored_object(*, storage: RecordingStorage, rec: Recording) -> ObjectStat:
+    """The recording's object in the store (blocking: run it in a thread). Its
+    key is the row's ``storage_path``, checked to stay inside the store: nothing
+    from a request reaches the file system or the bucket."""
     if rec.status != "stored" or not rec.storage_path:
         raise Conflict(f"recording {rec.id} is {rec.status}, not playable" + (f": {rec.error}" if rec.error else ""))
-    root = settings.effective_recordings_dir.resolve()
-    path = (root / rec.storage_path).resolve()
     try:
-        path.relative_to(root)
-    except ValueError:
-        raise Conflict(f"recording {rec.id} has a storage path outside the recordings dir") from None
-    if not path.is_file():
-        raise Gone(f"recording {rec.id}: the file is gone from storage (run `ctidesk recordings reconcile`)")
-    return path
+        return storage.stat(rec.storage_path)
+    except BadKey:
+        raise Conflict(f"recording {rec.id} has a storage path outside the recordings store") from None
+    except NotInStore:
+        raise Gone(f"recording {rec.id}: the file is gone from storage (run `ctidesk recordings reconcile`)") from None
+    except StoreUnavailable as exc:
+        log.warning("recording %s: the store did not answer: %s", rec.id, exc)
+        raise Unavailable("the recordings store is not answering; try again shortly") from None
 
 
 def play_token(*, settings, rec: Recording, username: str) -> str:

@@ -11,14 +11,16 @@ a ticket changing state.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import or_, select, update
 
 from ctidesk.db import utcnow
+from recordings.ingest import peaks_key
 from recordings.models import KINDS, Recording, RecordingTicket
+from recordings.storage import StorageError, from_settings as storage_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +50,14 @@ async def apply_legal_holds(db, *, dry_run: bool = False) -> list[int]:
 
 
 async def purge(sessionmaker, settings, *, dry_run: bool = True, now: datetime | None = None,
-                actor: str = "retention") -> dict:
-    """Remove audio past its kind's retention (0 days = keep forever), never on hold."""
+                actor: str = "retention", storage=None) -> dict:
+    """Remove audio past its kind's retention (0 days = keep forever), never on
+    hold, from the store (:mod:`recordings.storage`); a row is marked purged
+    only after its object is gone, so a store that refuses leaves it as it was."""
     from accounts.service import audit
 
     now = now or utcnow()
-    root = settings.effective_recordings_dir.resolve()
+    storage = storage or storage_from_settings(settings)
     days = retention_days(settings)
     report = {"dry_run": dry_run, "retention_days": days, "held": [], "purged": [], "errors": []}
     async with sessionmaker() as db:
@@ -73,8 +77,8 @@ async def purge(sessionmaker, settings, *, dry_run: bool = True, now: datetime |
                         "storage_path": rec.storage_path}
                 if not dry_run:
                     try:
-                        _remove(root, rec.storage_path)
-                    except OSError as exc:
+                        await asyncio.to_thread(_remove, storage, rec.storage_path)
+                    except (OSError, StorageError) as exc:
                         report["errors"].append({**item, "error": str(exc)})
                         continue
                     rec.status = "purged"
@@ -90,10 +94,10 @@ async def purge(sessionmaker, settings, *, dry_run: bool = True, now: datetime |
     return report
 
 
-def _remove(root: Path, rel: str | None) -> None:
+def _remove(storage, rel: str | None) -> None:
+    """Delete the audio and its peaks cache; a key outside the store (a tampered
+    row) raises BadKey and nothing is deleted there."""
     if not rel:
         return
-    path = (root / rel).resolve()
-    path.relative_to(root)  # ValueError if a row points outside storage: never delete there
-    path.unlink(missing_ok=True)
-    path.with_name(path.name + ".peaks.json").unlink(missing_ok=True)
+    storage.delete(rel)
+    storage.delete(peaks_key(rel))

@@ -13,6 +13,11 @@
   voicemails, which it also files as tickets.
 * **File work off the loop.** Verify/measure/hash/move run in a thread
   (``asyncio.to_thread``); the AMI bridge and HTTP keep going.
+* **One store.** Ingested files go to ``self.storage``
+  (:mod:`recordings.storage`: the local directory or an S3-compatible bucket,
+  per ``recordings_storage``); a file leaves the spool only once the store has
+  a verified copy, and a failed upload leaves the row ``pending`` for the next
+  scan.
 * ``kick()`` is non-blocking (sets an event), so the IVR can call it from its
   AGI handler after writing a voicemail row.
 """
@@ -33,6 +38,7 @@ from ctidesk.db import utcnow
 from recordings.voicemail import file_voicemail, parse_voicemail_stem
 from recordings import ingest as files
 from recordings.models import Recording
+from recordings.storage import from_settings as storage_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +51,7 @@ def _ts(at: float) -> datetime:
 
 
 class RecordingService:
-    def __init__(self, container, *, model=None, directory=None, normalize=None) -> None:
+    def __init__(self, container, *, model=None, directory=None, normalize=None, storage=None) -> None:
         self.c = container
         self.settings = container.settings
         self.model = model
@@ -54,6 +60,7 @@ class RecordingService:
         # customers.phone.normalize gives a PhoneNumber; the column holds its text
         self.normalize = lambda n: (getattr(norm(n), "normalized", None) or n)[:32] if n else None
         self.root = self.settings.effective_recordings_dir
+        self.storage = storage or storage_from_settings(self.settings)
         self.spool = self.settings.host_path(self.settings.recordings_spool)
         self._events: asyncio.Queue = asyncio.Queue()
         self._kick = asyncio.Event()
@@ -65,7 +72,7 @@ class RecordingService:
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.storage.prepare()
         self._tasks = [asyncio.create_task(self._apply_events(), name="recordings-events"),
                        asyncio.create_task(self._worker(), name="recordings-ingest")]
         self.kick()
@@ -359,7 +366,7 @@ class RecordingService:
             return await self._finish(rec.id, status="failed", error=f"source path outside Asterisk's root: {src}")
         rel = files.storage_name(rec.id, rec.started_at)
         try:
-            stored = await asyncio.to_thread(files.ingest, src, self.root, rel,
+            stored = await asyncio.to_thread(files.ingest, src, self.storage, rel,
                                              settle_s=self.settings.recordings_settle_s)
         except files.NotReady:
             return True
@@ -371,7 +378,7 @@ class RecordingService:
             return await self._finish(rec.id, status="missing",
                                       error=f"the recording file never appeared at {src}")
         except files.BadFile as exc:
-            kept = await asyncio.to_thread(files.quarantine, src, self.root, rec.id) if src else None
+            kept = await asyncio.to_thread(files.quarantine, src, self.storage, rec.id) if src else None
             return await self._finish(rec.id, status="failed", error=str(exc), storage_path=kept)
         # keep how it came to be (adopted by reconcile) and what was repaired; drop transient errors
         remarks = [r for r in ((rec.error or "") if (rec.error or "").startswith("adopted") else None, stored.note) if r]
@@ -390,13 +397,17 @@ class RecordingService:
             log.error("recordings_compress=%r: use mp3 or opus; recording %s kept as WAV", codec, rec_id)
             return
         try:
-            small = await asyncio.to_thread(files.compress, self.root, stored.storage_path, codec, stored.duration_ms)
+            small = await asyncio.to_thread(files.compress, self.storage, stored.storage_path, codec,
+                                            stored.duration_ms)
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the WAV stays and the recording is safe
             log.warning("recording %s not compressed: %s", rec_id, exc)
             return
         await self._finish(rec_id, storage_path=small.storage_path, size_bytes=small.size_bytes,
                            sha256=small.sha256, format=codec)
-        await asyncio.to_thread((self.root / stored.storage_path).unlink, missing_ok=True)
+        try:
+            await asyncio.to_thread(self.storage.delete, stored.storage_path)
+        except Exception as exc:  # noqa: BLE001 - a spare WAV costs space, not evidence; reconcile lists it
+            log.warning("recording %s: the WAV replaced by its %s copy was not deleted: %s", rec_id, codec, exc)
 
     async def _finish(self, rec_id: int, **values) -> bool:
         async with self.c.sessionmaker() as db:
@@ -416,7 +427,7 @@ class RecordingService:
     async def reconcile(self, *, dry_run: bool = False, spool_only: bool = False) -> dict:
         """Files without rows get rows; rows without files are marked. Says what it did."""
         return await reconcile(self.c.sessionmaker, self.settings, dry_run=dry_run, spool_only=spool_only,
-                               normalize=self.normalize, after=self.kick)
+                               normalize=self.normalize, after=self.kick, storage=self.storage)
 
 
 def _settled_spool_files(spool: Path, settle_s: float) -> list[Path]:
@@ -495,7 +506,7 @@ async def _fill_rows_from_calls(db, rows, normalize) -> None:
 
 
 async def reconcile(sessionmaker, settings, *, dry_run: bool = False, spool_only: bool = False,
-                    normalize=None, after=None) -> dict:
+                    normalize=None, after=None, storage=None) -> dict:
     """The consistency check behind ``ctidesk recordings reconcile`` (and every start).
 
     * spool files (``*.wav`` in ``recordings_spool``) no row points at, still for
@@ -504,13 +515,14 @@ async def reconcile(sessionmaker, settings, *, dry_run: bool = False, spool_only
     * IVR voicemail files (``ivr_voicemail_dir``) no row points at: adopted as a
       ``voicemail`` recording *and* filed as the ticket (plus callback) the IVR
       would have made, its type and intent read from the file name;
-    * ``stored`` rows whose file is gone from storage: ``missing``;
+    * ``stored`` rows whose file is gone from the store: ``missing`` (the store
+      is listed once, not asked per row: one request per 1000 keys on S3);
     * ``pending``/``recording`` rows older than a day whose source is gone and
       which were never stored: ``missing``.
     """
     normalize = normalize or (lambda n: n)
     spool = settings.host_path(settings.recordings_spool)
-    root = settings.effective_recordings_dir
+    storage = storage or storage_from_settings(settings)
     report = {"adopted": [], "missing": [], "dry_run": dry_run}
     candidates = await asyncio.to_thread(_settled_spool_files, spool, settings.recordings_settle_s)
     voicemail_dir = settings.host_path(settings.ivr_voicemail_dir)
@@ -550,7 +562,8 @@ async def reconcile(sessionmaker, settings, *, dry_run: bool = False, spool_only
         if not spool_only:
             stored = (await db.execute(select(Recording.id, Recording.storage_path)
                                        .where(Recording.status == "stored"))).all()
-            gone = await asyncio.to_thread(lambda: [rid for rid, rel in stored if not rel or not (root / rel).exists()])
+            present = await asyncio.to_thread(lambda: set(storage.keys())) if stored else set()
+            gone = [rid for rid, rel in stored if not rel or rel not in present]
             day_ago = utcnow() - timedelta(days=1)
             stale = (await db.execute(select(Recording.id, Recording.source_path).where(
                 Recording.status.in_(("pending", "recording")), Recording.started_at < day_ago))).all()

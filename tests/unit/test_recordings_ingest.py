@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recordings import ingest
+from recordings import ingest, storage
 
 RATE = 8000
 
@@ -130,8 +130,8 @@ def test_disk_full_leaves_the_source_intact_and_asks_for_a_retry(tmp_path, monke
         fout.write(fin.read(100))
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(ingest.os, "rename", cross_device)
-    monkeypatch.setattr(ingest.shutil, "copyfileobj", full)
+    monkeypatch.setattr(storage.os, "rename", cross_device)
+    monkeypatch.setattr(storage.shutil, "copyfileobj", full)
     with pytest.raises(ingest.RetryLater, match="disk full"):
         ingest.ingest(src, tmp_path / "store", "a/1.wav", settle_s=5)
     assert src.read_bytes() == before
@@ -142,7 +142,7 @@ def test_copy_across_file_systems_verifies_and_removes_the_source(tmp_path, monk
     src = tmp_path / "c.wav"
     write_wav(src, 1)
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
-    monkeypatch.setattr(ingest.os, "rename", lambda a, b: (_ for _ in ()).throw(OSError(errno.EXDEV, "x")))
+    monkeypatch.setattr(storage.os, "rename", lambda a, b: (_ for _ in ()).throw(OSError(errno.EXDEV, "x")))
     stored = ingest.ingest(src, tmp_path / "store", "1.wav", settle_s=5)
     assert stored.sha256 == digest and not src.exists()
     assert hashlib.sha256((tmp_path / "store" / "1.wav").read_bytes()).hexdigest() == digest
@@ -151,9 +151,9 @@ def test_copy_across_file_systems_verifies_and_removes_the_source(tmp_path, monk
 def test_peaks_are_computed_once_and_cached(tmp_path):
     src = tmp_path / "p.wav"
     write_wav(src, 1, amplitude=16384)
-    values = ingest.cached_peaks(src, 50)
+    values = ingest.cached_peaks(tmp_path, "p.wav", 50)
     assert len(values) == 50 and all(abs(v - 0.5) < 0.01 for v in values)
     cache = tmp_path / "p.wav.peaks.json"
     assert cache.exists()
     cache.write_text("[0.25]")  # proves the second call reads the cache
-    assert ingest.cached_peaks(src, 50) == [0.25]
+    assert ingest.cached_peaks(tmp_path, "p.wav", 50) == [0.25]
