@@ -362,6 +362,7 @@ class S3Storage:
         return None  # the bucket is the site's to create (README); a missing one shows in every put's error
 
     def put_file(self, src: Path, key: str, *, sha256: str | None = None, move: bool = False) -> ObjectStat:
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
         name = self._name(key)
@@ -372,8 +373,8 @@ class S3Storage:
             self._client.upload_file(str(src), self.bucket, name, Config=self._transfer,
                                      ExtraArgs={"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": fp.sha256}})
             head = self._client.head_object(Bucket=self.bucket, Key=name, ChecksumMode="ENABLED")
-        except ClientError as exc:
-            if self._code(exc) in ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch"):
+        except (ClientError, Boto3Error) as exc:  # upload_file wraps the server's error in S3UploadFailedError
+            if any(code in str(exc) for code in ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch")):
                 raise ChecksumMismatch(f"the store refused {self._where(key)}: {exc}") from None
             raise self._unavailable(f"cannot upload {src.name} to {self._where(key)}", exc) from None
         except (BotoCoreError, OSError) as exc:
