@@ -38,7 +38,7 @@ from ctidesk.db import utcnow
 from recordings.voicemail import file_voicemail, parse_voicemail_stem
 from recordings import ingest as files
 from recordings.models import Recording
-from recordings.storage import from_settings as storage_from_settings
+from recordings.storage import StorageError, from_settings as storage_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class RecordingService:
         self._tasks: list[asyncio.Task] = []
         self._expect_start: set[str] = set()  # channels we sent MixMonitor to: their row exists
         self.ingested = 0
+        self._store_refused = False
         self.last_reconcile: dict | None = None
 
     # -- lifecycle -----------------------------------------------------------
@@ -342,6 +343,10 @@ class RecordingService:
                 again = await self.ingest_pending()
             except asyncio.CancelledError:
                 raise
+            except StorageError as exc:  # the store is down (an S3 endpoint away): one line, the next scan retries
+                log.warning("recordings store %r unavailable: %s; retrying in %.0f s", self.storage, exc,
+                            self.settings.recordings_scan_interval_s)
+                again = False
             except Exception:
                 log.exception("recordings ingest pass failed; retrying later")
                 again = True
@@ -355,8 +360,11 @@ class RecordingService:
             rows = (await db.execute(select(Recording).where(Recording.status == "pending")
                                      .order_by(Recording.id).limit(limit))).scalars().all()
         retry = False
+        self._store_refused = False
         for rec in rows:
             retry |= await self.ingest_one(rec)
+            if self._store_refused:  # the store is down: the rest would wait on it too; next scan
+                return False
         return retry or len(rows) == limit
 
     async def ingest_one(self, rec: Recording) -> bool:
@@ -371,6 +379,7 @@ class RecordingService:
         except files.NotReady:
             return True
         except files.RetryLater as exc:
+            self._store_refused = True
             log.warning("recording %s not stored yet: %s", rec.id, exc)
             await self._finish(rec.id, status="pending", error=str(exc))
             return False
