@@ -28,11 +28,17 @@ from tickets.sla import SlaScheduler
 log = logging.getLogger(__name__)
 
 
-async def refresh_directory(container) -> None:
-    """Reload agents from the users table (users are added by another process)."""
+async def refresh_directory(container, *, everywhere: bool = True) -> None:
+    """Reload agents from the users table (users are added by another process).
+
+    Clustered, the other instances reload too: the agent may sign in on a
+    follower while the leader is the one that must map their ringing phone to
+    them for the pop."""
     directory = container.directory
     await directory.refresh(container.sessionmaker)
     container.model.agent_devices.update(directory.device_names())
+    if everywhere and container.cluster is not None:
+        container.cluster.publish("directory")
 
 
 _FROZEN = False
@@ -201,6 +207,14 @@ async def _join_cluster(container, *, lead, follow):
     cluster.handlers["desk"] = lambda m: hub.deliver(m["user"], m["text"])
     feed.publish = lambda key, text: cluster.publish("feed", key=key, text=text)
     cluster.handlers["feed"] = lambda m: feed.offer_text(_feed_key(m["key"]), m["text"])
+    refreshing: set[asyncio.Task] = set()
+
+    def refresh(_m) -> None:
+        task = asyncio.create_task(refresh_directory(container, everywhere=False))
+        refreshing.add(task)
+        task.add_done_callback(refreshing.discard)
+
+    cluster.handlers["directory"] = refresh
 
     async def run_action(action: dict, timeout: float):
         from cti.protocol import AMIConnectionLost

@@ -15,6 +15,7 @@ from tests.fakeami import FakeAMI
 from tests.live import DeskClient, live_app, push
 from tests.redisserver import redis_server
 from tests.unit.test_desk_flow import answer_and_hangup, ring
+from tests.unit.test_cluster import until
 from tests.unit.test_supervisor_feed import recv, token
 
 pytestmark = pytest.mark.sqlite_only  # one shared SQLite file between two apps
@@ -44,10 +45,10 @@ async def test_a_desk_on_the_follower_gets_the_leaders_pop_once(tmp_path, redis_
             async with lc.sessionmaker() as db:
                 await make_user(db, "alice", extension="1001", queues=["support"])
                 await make_user(db, "sam", role="supervisor")
-            from ctidesk.runtime import refresh_directory
-
-            await refresh_directory(lc)  # the user was made after start-up
+            assert "alice" not in lc.directory.by_username  # made after start-up
             alice = await DeskClient(follower.state.base_url, "alice", PASSWORD).login(join_queues=True)
+            await until(lambda: "alice" in lc.directory.by_username,
+                        "the follower's directory refresh reaches the leader")
             adds = [a for a in fake.actions if a.get("Action") == "QueueAdd"]
             assert [(a["MemberName"], a["Queue"]) for a in adds] == [("alice", "support")], \
                 "the follower's desk joined the queue through the leader's AMI connection"
