@@ -140,7 +140,7 @@ async def test_desk_frames_reach_every_instance_exactly_once(r, redis_url):
         assert [f'"call_id":"c{n}"' in t for n, t in enumerate(got_b)] == [True] * 3, "in order"
         assert on_a.outbox.qsize() == 3, "the sender delivers its own once (not again from Redis)"
         assert a.delivered == 0 and b.delivered == 3
-        b._deliver(f'{{"kind":"desk","src":"a","seq":2,"user":"alice","text":"x"}}')  # a replayed message
+        b._deliver('{"kind":"desk","src":"a","seq":2,"user":"alice","text":"x"}')  # a replayed message
         assert b.duplicates == 1 and on_b.outbox.qsize() == 0
     finally:
         await a.stop()
