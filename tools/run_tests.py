@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -74,10 +75,19 @@ class Run:
                                      stderr=subprocess.STDOUT if out else None)
         if out:
             out.close()
+        # Its own end time, though its result is read after the other tier's.
+        self.seconds = 0.0
+        self.waiter = threading.Thread(target=self._wait, daemon=True)
+        self.waiter.start()
+
+    def _wait(self) -> None:
+        self.proc.wait()
+        self.seconds = time.monotonic() - self.t0
 
     def result(self) -> tuple[str, dict, str]:
         rc = self.proc.wait()
-        seconds = time.monotonic() - self.t0
+        self.waiter.join()
+        seconds = self.seconds
         if self.log:
             print(f"\n==> tier {self.tier}: output", flush=True)
             sys.stdout.write(self.log.read_text(errors="replace"))
