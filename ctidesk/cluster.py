@@ -101,10 +101,14 @@ class Lease:
         return self.ttl_ms / 3000
 
     async def try_acquire(self) -> bool:
-        return bool(await self.redis.set(self.key, self.me, nx=True, px=self.ttl_ms))
+        return bool(await asyncio.wait_for(self.redis.set(self.key, self.me, nx=True, px=self.ttl_ms),
+                                           self.interval))
 
     async def renew(self) -> bool:
-        return bool(await self._renew(keys=[self.key], args=[self.me, self.ttl_ms]))
+        """Bounded by ttl/3: a Redis that hangs (rather than refuses) must not keep a
+        leader leading past its lease while another instance takes over."""
+        return bool(await asyncio.wait_for(self._renew(keys=[self.key], args=[self.me, self.ttl_ms]),
+                                           self.interval))
 
     async def holder(self) -> str | None:
         return await self.redis.get(self.key)
@@ -135,7 +139,7 @@ class Lease:
             kept = await self.renew()
             why = "another instance holds it" if not kept else ""
         except Exception as exc:
-            kept, why = False, f"Redis did not answer ({exc})"
+            kept, why = False, f"Redis did not answer ({exc or type(exc).__name__})"
         if not kept:
             await self.step_down(f"lease renewal failed: {why}")
 

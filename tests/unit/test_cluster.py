@@ -78,6 +78,24 @@ async def test_a_leader_that_loses_its_lease_steps_down_at_once(r):
     assert not a.leader and events == ["elected", "lost"]
 
 
+async def test_a_leader_that_cannot_reach_redis_steps_down(r, tmp_path):
+    events = []
+
+    async def lost():
+        events.append("lost")
+
+    a = cl.Lease(r, me="a", ttl_s=3, on_lost=lost)
+    await a.step()
+    assert a.leader
+    gone = cl.connect(f"unix://{tmp_path}/no-redis-here.sock")
+    try:
+        a.redis, a._renew = gone, gone.register_script(cl._RENEW)  # the network to Redis fails
+        await a.step()
+        assert not a.leader and events == ["lost"]
+    finally:
+        await gone.aclose()
+
+
 async def test_a_failed_start_releases_the_lease_for_another_instance(r):
     async def broken():
         raise OSError("FastAGI port in use")
