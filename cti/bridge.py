@@ -25,6 +25,7 @@ from typing import Callable
 
 from cti.model import LiveModel
 from cti.protocol import AMIConnectionLost, FastAMIProtocol
+from ctidesk.aio import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +72,7 @@ class Bridge:
         self._stopping = True
         if self.protocol is not None:
             self.protocol.close()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._task)
 
     async def wait_ready(self, timeout: float) -> bool:
         try:

@@ -40,6 +40,8 @@ import secrets
 import socket
 from typing import Awaitable, Callable
 
+from ctidesk.aio import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 LEADER_KEY = "ctidesk:leader"
@@ -169,11 +171,8 @@ class Lease:
 
     async def stop(self) -> None:
         """Stop renewing; a leader releases the lease so a follower takes over at once."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         if self.leader:
             with contextlib.suppress(Exception):
                 await self._release(keys=[self.key], args=[self.me])
@@ -339,12 +338,8 @@ class Cluster:
         await asyncio.wait_for(self._subscribed.wait(), timeout)
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        self._tasks = []
+        tasks, self._tasks = self._tasks, []
+        await cancel_and_wait(*tasks)
 
 
 class ForwardedError(RuntimeError):

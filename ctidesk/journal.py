@@ -33,6 +33,8 @@ import os
 import time
 from typing import Any
 
+from ctidesk.aio import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 
@@ -134,12 +136,7 @@ class JournalledWriter:
         except asyncio.TimeoutError:
             log.error("%s did not flush in %.0f s; the journal keeps the rest for the next start",
                       self.name, timeout)
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

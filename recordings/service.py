@@ -34,6 +34,7 @@ from pathlib import Path
 from sqlalchemy import or_, select, update
 
 from cti.actions import ActionFailed
+from ctidesk.aio import cancel_and_wait
 from ctidesk.db import utcnow
 from recordings.voicemail import file_voicemail, parse_voicemail_stem
 from recordings import ingest as files
@@ -79,12 +80,8 @@ class RecordingService:
         self.kick()
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        self._tasks = []
+        tasks, self._tasks = self._tasks, []
+        await cancel_and_wait(*tasks)
 
     def kick(self) -> None:
         """Ingest every ``pending`` row soon. Never blocks."""

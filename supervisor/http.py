@@ -22,6 +22,7 @@ from accounts.service import audit
 from agent_desk.pages import add_pages
 from cti.actions import ActionFailed
 from cti.model import device_of
+from ctidesk.aio import cancel_and_wait
 from ctidesk.deps import client_ip, get_container, get_db, running
 from ctidesk.runtime import refresh_directory
 from supervisor.feed import FeedClient
@@ -74,10 +75,7 @@ async def supervisor_socket(websocket: WebSocket):
         await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         sup.feed.remove(client)
-        for task in (sender, receiver):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(sender, receiver)
         with contextlib.suppress(Exception):
             await websocket.close()
 

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from cti.events import DomainEvent
+from ctidesk.aio import cancel_and_wait
 from ctidesk.calendar import CalendarError, Schedule, load_center
 from ctidesk.db import utcnow
 from ctidesk.settings import PROJECT_ROOT, ConfigError
@@ -645,12 +646,7 @@ class SlaScheduler:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

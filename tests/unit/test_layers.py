@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("accounts", "agent_desk", "basedata", "catalog", "cti", "ctidesk", "customers", "ivr",
             "knowledge", "recordings", "sandbox", "supervisor", "tickets")
-CORE = ("ctidesk.settings", "ctidesk.db", "ctidesk.bus", "ctidesk.errors", "ctidesk.deps", "ctidesk.journal",
+CORE = ("ctidesk.aio", "ctidesk.settings", "ctidesk.db", "ctidesk.bus", "ctidesk.errors", "ctidesk.deps", "ctidesk.journal",
         "ctidesk.calendar", "ctidesk.logs", "ctidesk.wire")
 
 
