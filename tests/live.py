@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
+import time
 
 import httpx
 import uvicorn
@@ -151,3 +153,19 @@ def _get(message: dict, dotted: str):
     for part in dotted.split("__"):
         value = value.get(part) if isinstance(value, dict) else None
     return value
+
+
+async def until(check, what: str = "the condition", timeout: float = 15.0, every: float = 0.02):
+    """The first truthy result of ``check()`` (awaited if it is a coroutine), polled
+    every ``every`` seconds until ``timeout``, else AssertionError naming ``what``:
+    the one way the unit tests wait for a server's own task, never a bare sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = check()
+        if inspect.isawaitable(last):
+            last = await last
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not reached in {timeout}s (last: {last!r})")
+        await asyncio.sleep(every)  # polling under a deadline

@@ -14,6 +14,7 @@ from ctidesk import cluster as cl
 from ctidesk.runtime import _feed_key
 from supervisor.feed import SupervisorFeed
 from tests.redisserver import redis_server
+from tests.live import until
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +29,6 @@ async def r(redis_url):
     await client.flushall()
     yield client
     await client.aclose()
-
-
-async def until(cond, what: str, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await asyncio.sleep(0.01)  # polling a condition under a deadline
-    raise AssertionError(f"{what}: not reached in {timeout}s")
 
 
 async def test_one_instance_acquires_the_lease_the_other_cannot(r):

@@ -11,6 +11,7 @@ import pytest
 from ctidesk.bus import EventBus
 from ivr.agi import FastAGIServer, MenuSource
 from tests.unit.test_ivr_engine import DEMO, FakeServices
+from tests.live import until
 
 HEADERS = ("agi_network: yes\nagi_request: agi://127.0.0.1/ivr\nagi_channel: Local/s@x-1;1\n"
            "agi_uniqueid: 1700000000.{n}\nagi_callerid: 13800138000\nagi_calleridname: Zhang San\n"
@@ -93,13 +94,6 @@ async def agi_server(menu):
 async def agi():
     async with agi_server(DEMO) as server:
         yield server
-
-
-async def until(cond, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)  # waiting on the server's own task under a deadline
 
 
 def set_vars(commands):

@@ -16,6 +16,7 @@ from ctidesk.journal import JournalledWriter, records_of
 from customers.phone import normalize
 from customers.service import get_or_create_provisional, get_or_create_provisional_now
 from tests.unit.test_store import sm  # noqa: F401  (the fixture: a migrated SQLite file)
+from tests.live import until
 
 
 class Flaky(JournalledWriter):
@@ -36,12 +37,6 @@ class Flaky(JournalledWriter):
             raise RuntimeError("database is locked")
         self.rows.extend(records)
         return len(records)
-
-
-async def until(predicate, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)  # polling a condition under a deadline
 
 
 def in_outage(journal, records: int) -> Flaky:

@@ -18,6 +18,7 @@ from recordings.models import Recording
 from recordings.service import RecordingService
 from tests.factories import bearer, make_app, quick_user
 from tests.unit.test_recordings_ingest import age, write_wav, zero_header_sizes
+from tests.live import until as wait_for
 
 
 @pytest.fixture
@@ -48,16 +49,6 @@ async def rows(app, **where) -> list[Recording]:
         for k, v in where.items():
             q = q.where(getattr(Recording, k) == v)
         return list((await db.execute(q)).scalars())
-
-
-async def wait_for(fn, what: str, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await fn()
-        if value:
-            return value
-        await asyncio.sleep(0.05)  # polling the database under a deadline
-    raise AssertionError(f"{what} not reached in {timeout}s")
 
 
 async def stored(app, call_id: str) -> Recording:

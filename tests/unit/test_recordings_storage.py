@@ -5,7 +5,6 @@ whole path through the app with S3: ingest from the spool into the bucket,
 playback with Range, access, and a failed upload that loses nothing."""
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import os
@@ -22,6 +21,7 @@ from recordings.service import RecordingService
 from tests.factories import bearer, make_app, quick_user
 from tests.s3server import ACCESS_KEY, SECRET_KEY, S3Server
 from tests.unit.test_recordings_ingest import write_wav
+from tests.live import until as wait_for
 
 MIB = 1 << 20
 
@@ -188,16 +188,6 @@ def test_s3_settings_are_checked_at_start_and_keys_stay_secret(tmp_path, s3):
 
 # -- the app on S3 ------------------------------------------------------------------
 
-async def wait_for(fn, what: str, timeout: float = 15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await fn()
-        if value:
-            return value
-        await asyncio.sleep(0.05)  # polling the database under a deadline
-    raise AssertionError(f"{what} not reached in {timeout}s")
-
-
 async def the_row(app, call_id: str) -> Recording | None:
     from sqlalchemy import select
 
@@ -223,9 +213,12 @@ async def s3_app(tmp_path, s3):
 async def test_a_recording_in_s3_plays_with_range_for_its_agent_only(s3_app, s3, tmp_path):
     app, svc, spool, bucket = s3_app
     assert isinstance(svc.storage, st.S3Storage) and svc.storage.bucket == bucket
+    # The row first, then the file, as in Asterisk (a file written first can be
+    # taken for an orphan by the 0.3 s settle time on a loaded machine).
+    svc(ev.RecordingStarted("s3call", time.time(), "s3call", "PJSIP/1001-1", "alice"))
+    await wait_for(lambda: the_row(app, "s3call"), "the recording's row")
     write_wav(spool / "s3call.wav", 2)
     original = (spool / "s3call.wav").read_bytes()
-    svc(ev.RecordingStarted("s3call", time.time(), "s3call", "PJSIP/1001-1", "alice"))
     svc(ev.RecordingStopped("s3call", time.time(), "", "", "alice"))
 
     async def stored():
@@ -280,8 +273,9 @@ async def test_a_failed_upload_keeps_the_spool_file_and_is_retried(tmp_path, s3)
     app.state.container.recordings = svc
     svc.start()
     try:
+        svc(ev.RecordingStarted("late", time.time(), "late", "PJSIP/1-1", None))  # row first, as above
+        await wait_for(lambda: the_row(app, "late"), "the recording's row")
         write_wav(spool / "late.wav", 1)
-        svc(ev.RecordingStarted("late", time.time(), "late", "PJSIP/1-1", None))
         svc(ev.RecordingStopped("late", time.time(), "", "", None))
 
         async def refused():

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from tests.fakeami import event
 from tests.live import app_on_fake_ami, desks, push
+from tests.live import until
 
 CALL = "1700000100.1"
 CALLER = dict(Channel="PJSIP/carrier-00000001", Uniqueid=CALL, Linkedid=CALL, CallerIDNum="13800138000",
@@ -58,13 +59,6 @@ async def env(tmp_path):
     async with app_on_fake_ami(tmp_path, users) as (app, fake):
         async with desks(app.state.base_url, {"alice": True, "erin": False, "sam": False}) as clients:
             yield app, fake, clients
-
-
-async def until(fn, timeout: float = 5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not fn():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)  # waiting for the bridge to apply pushed events
 
 
 def transfer(mode="blind", target=None, **kw):
