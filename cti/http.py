@@ -67,15 +67,22 @@ async def get_call(call_id: str, user=Depends(current_user), db: AsyncSession = 
 async def healthz(request: Request, container=Depends(get_container)):
     """Open to load balancers: says only whether AMI is connected.
 
-    With a supervisor/admin bearer token it adds the bridge's counters."""
+    With several instances (``redis_url``) only the leader holds the AMI
+    connection: a follower without one is healthy (``cluster.role``), so a load
+    balancer keeps sending desks to it. With a supervisor/admin bearer token it
+    adds the bridge's counters."""
     bridge = container.bridge
     connected = bool(bridge and bridge.connected)
+    cluster = container.cluster
+    follower = cluster is not None and not cluster.leader
     writers = _writers(container)
     stored = all(w.health()["status"] == "ok" for w in writers.values())
     # "storage": the journalled writers (calls, report records). Degraded means
     # the database refuses writes: events are journalled and retried, not lost.
-    body = {"status": "ok" if connected and stored else "degraded", "ami_connected": connected,
+    body = {"status": "ok" if (connected or follower) and stored else "degraded", "ami_connected": connected,
             "storage": "ok" if stored else "degraded"}
+    if cluster is not None:
+        body["cluster"] = {"role": "follower" if follower else "leader"}
     auth = request.headers.get("authorization", "")
     if bridge is not None and auth.lower().startswith("bearer "):
         try:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import contextlib
 
-import websockets
-
+import httpx
 import pytest
+import websockets
 
 from tests.factories import PASSWORD, database_url, make_user, settings_for
 from tests.fakeami import FakeAMI
@@ -42,6 +42,10 @@ async def test_a_desk_on_the_follower_gets_the_leaders_pop_once(tmp_path, redis_
             assert lc.cluster.leader and not fc.cluster.leader
             assert await lc.bridge.wait_ready(5)
             assert fc.bridge is None and fc.agi is None, "one AMI connection and one FastAGI: the leader's"
+            async with httpx.AsyncClient() as http:  # a load balancer keeps both: the follower is healthy
+                health = [(await http.get(app.state.base_url + "/healthz")).json() for app in (leader, follower)]
+            assert [(h["status"], h["ami_connected"], h["cluster"]["role"]) for h in health] == [
+                ("ok", True, "leader"), ("ok", False, "follower")]
             async with lc.sessionmaker() as db:
                 await make_user(db, "alice", extension="1001", queues=["support"])
                 await make_user(db, "sam", role="supervisor")
