@@ -350,7 +350,10 @@ async def test_optional_compression_replaces_the_wav_only_with_a_verified_copy(t
         root = app.state.container.settings.effective_recordings_dir
         assert rec.status == "stored" and rec.storage_path.endswith(suffix) and rec.duration_ms == 3000
         assert (root / rec.storage_path).stat().st_size == rec.size_bytes
-        assert not (root / rec.storage_path).with_suffix(".wav").exists()  # the original went after the row moved
+        # The original goes after the row moved to the copy (a crash in between leaves
+        # an orphan file, never a row without its audio): wait for that step too.
+        original = (root / rec.storage_path).with_suffix(".wav")
+        await wait_for(lambda: not original.exists(), "the original .wav removed after the row moved")
         async with app.state.container.sessionmaker() as db:
             sam = await quick_user(db, "sam", "supervisor")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
