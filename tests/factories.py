@@ -122,3 +122,27 @@ async def bearers(app, db, people: dict[str, tuple[str, str]]) -> dict[str, dict
     """Bearer headers of :func:`quick_user` users by key: ``{key: (username, role)}``."""
     settings = app.state.container.settings
     return {key: bearer(settings, await quick_user(db, name, role)) for key, (name, role) in people.items()}
+
+
+async def seed_pop_caller(db):
+    """What a screen pop reads, for the pop readers' tests on either database:
+    张三 (two phones, VIP) with three answered calls yesterday, an open and a
+    closed ticket, and a provisional record on the same mobile. ``(zhang, prov)``."""
+    from datetime import timedelta
+
+    from cti.models import CallRecord
+    from ctidesk.db import utcnow
+    from tickets.models import Ticket
+
+    zhang = await make_customer(db, name="张三", phones=["13800138000", "010-5555-1234"], notes="VIP")
+    prov = await make_customer(db, name="", phones=["13800138000"], provisional=True, source_call_id="x")
+    start = utcnow() - timedelta(days=1)
+    for i in range(3):
+        db.add(CallRecord(call_id=f"c{i}", caller_number_raw="13800138000", caller_number="+8613800138000",
+                          customer_id=zhang.id, created_at=start + timedelta(minutes=i), queue="support",
+                          agent_username="alice", answered_at=start + timedelta(minutes=i, seconds=5),
+                          ended_at=start + timedelta(minutes=i, seconds=65), outcome="answered"))
+    db.add(Ticket(customer_id=zhang.id, type="repair", state="new", description="<b>E21</b>"))
+    db.add(Ticket(customer_id=zhang.id, type="install", state="closed", description="done"))
+    await db.commit()
+    return zhang, prov

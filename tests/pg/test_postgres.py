@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from ctidesk.db import Base, utcnow
 from ctidesk.migrate import alembic_config, include_name, include_object_for
 from ctidesk.schema import import_all_models
-from tests.factories import bearer, make_customer, quick_user
+from tests.factories import bearer, make_customer, quick_user, seed_pop_caller
 
 TRIGRAM_INDEXES = {"ix_customers_name_trgm", "ix_recordings_description_trgm", "ix_recordings_tags_trgm",
                    "ix_kb_articles_title_trgm", "ix_kb_articles_body_trgm", "ix_kb_articles_products_trgm"}
@@ -134,23 +134,12 @@ async def test_the_pop_reader_and_the_suggester_answer_from_postgresql(app, db):
     """SQLite gets readers that read its file directly; PostgreSQL the ORM ones,
     and they must give the screen pop the same answers."""
     from agent_desk.lookup import OrmPopReader, make_reader
-    from cti.models import CallRecord
     from customers.models import CustomerProduct
     from knowledge import service as kb
     from knowledge.suggest import OrmSuggester, make_suggester
-    from tickets.models import Ticket
 
     c = app.state.container
-    zhang = await make_customer(db, name="张三", phones=["13800138000", "010-5555-1234"], notes="VIP")
-    prov = await make_customer(db, name="", phones=["13800138000"], provisional=True, source_call_id="x")
-    start = utcnow() - timedelta(days=1)
-    for i in range(3):
-        db.add(CallRecord(call_id=f"c{i}", caller_number_raw="13800138000", caller_number="+8613800138000",
-                          customer_id=zhang.id, created_at=start + timedelta(minutes=i), queue="support",
-                          agent_username="alice", answered_at=start + timedelta(minutes=i, seconds=5),
-                          ended_at=start + timedelta(minutes=i, seconds=65), outcome="answered"))
-    db.add(Ticket(customer_id=zhang.id, type="repair", state="new", description="<b>E21</b>"))
-    db.add(Ticket(customer_id=zhang.id, type="install", state="closed", description="done"))
+    zhang, prov = await seed_pop_caller(db)
     db.add(CustomerProduct(customer_id=zhang.id, model="XQG100"))
     await db.commit()
     reader = make_reader(c.settings, c.sessionmaker)

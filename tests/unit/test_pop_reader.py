@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 import pytest
 
 from agent_desk.lookup import OrmPopReader, SqlitePopReader, make_reader
-from cti.models import CallRecord
 from ctidesk import migrate
-from ctidesk.db import make_engine, make_sessionmaker, utcnow
-from tests.factories import make_customer, settings_for
-from tickets.models import Ticket
+from ctidesk.db import make_engine, make_sessionmaker
+from tests.factories import seed_pop_caller, settings_for
 
 
 @pytest.mark.sqlite_only  # PostgreSQL's pop reader: tests/pg/test_postgres.py
@@ -21,17 +18,7 @@ async def test_sqlite_reader_matches_the_orm_reader(tmp_path):
     engine = make_engine(settings.effective_database_url)
     sm = make_sessionmaker(engine)
     async with sm() as db:
-        zhang = await make_customer(db, name="张三", phones=["13800138000", "010-5555-1234"], notes="VIP")
-        prov = await make_customer(db, name="", phones=["13800138000"], provisional=True, source_call_id="x")
-        start = utcnow() - timedelta(days=1)
-        for i in range(3):
-            db.add(CallRecord(call_id=f"c{i}", caller_number_raw="13800138000", caller_number="+8613800138000",
-                              customer_id=zhang.id, created_at=start + timedelta(minutes=i), queue="support",
-                              agent_username="alice", answered_at=start + timedelta(minutes=i, seconds=5),
-                              ended_at=start + timedelta(minutes=i, seconds=65), outcome="answered"))
-        db.add(Ticket(customer_id=zhang.id, type="repair", state="new", description="<b>E21</b>"))
-        db.add(Ticket(customer_id=zhang.id, type="install", state="closed", description="done"))
-        await db.commit()
+        zhang, prov = await seed_pop_caller(db)
     fast = make_reader(settings, sm)
     assert isinstance(fast, SqlitePopReader)
     slow = OrmPopReader(sm, "86")
