@@ -32,6 +32,13 @@ _BUILDS_A_DATABASE = re.compile(r"\b(make_app|settings_for|cli_environment|make_
 _module_builds: dict[str, bool] = {}
 
 
+# On at import: ``-p`` plugins are imported before the initial conftests, and
+# tests/pg/conftest.py decides at its import whether its tests are collected
+# (set only in pytest_configure, which runs after them, tests/pg was silently
+# left out of the tier).
+os.environ[pgdb.SWITCH] = "postgresql"
+
+
 def pytest_configure(config):
     os.environ[pgdb.SWITCH] = "postgresql"
 

@@ -37,6 +37,18 @@ TIERS = {
 }
 
 
+# Tests a tier must have run, by module prefix: a selection that silently lost
+# them (tests/pg once was, by a conftest that decided too early) fails the run.
+MUST_RUN = {"postgres": "tests.pg."}
+
+
+def ran_from(junit: Path, prefix: str) -> int:
+    if not junit.exists():
+        return 0
+    return sum(1 for case in ET.parse(junit).getroot().iter("testcase")
+               if case.get("classname", "").startswith(prefix))
+
+
 def counts(junit: Path) -> dict:
     if not junit.exists():
         return {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -66,6 +78,7 @@ class Run:
 
     def __init__(self, tier: str, tmp: Path, pytest_args: list[str], env: dict, *, log: Path | None) -> None:
         self.tier, self.t0, self.junit, self.log = tier, time.monotonic(), tmp / f"{tier}.xml", log
+        self.narrowed = bool(pytest_args)  # a developer's own selection (-k ...): MUST_RUN not checked
         print(f"==> tier {tier}: pytest {' '.join(TIERS[tier])}" + (f" (output: {log})" if log else ""), flush=True)
         out = open(log, "w") if log else None
         self.proc = subprocess.Popen([PY, "-m", "pytest", *TIERS[tier], "-q", "-p", "no:cacheprovider",
@@ -94,8 +107,12 @@ class Run:
             sys.stdout.flush()
         c = counts(self.junit)
         note = ""
+        must = None if self.narrowed else MUST_RUN.get(self.tier)
         if c["tests"] == 0:
             note = "NO TESTS RAN"
+        elif must and not ran_from(self.junit, must):
+            c["errors"] += 1
+            note = f"NONE OF {must}* RAN"
         elif rc not in (0, 1) and not (c["failures"] or c["errors"]):
             c["errors"] += 1
             note = f"pytest exit code {rc}"
